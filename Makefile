@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export TOCSIN_DATABASE_URL ?= sqlite:///var/tocsin.db
+
+.PHONY: demo test install lint system-deps test-sqlite test-postgresql bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	PORT=$(PORT) $(BIN)/tocsin demo --port $(PORT)
+
+system-deps:
+	bash scripts/ensure-system.sh
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+test-sqlite: install
+	TOCSIN_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -n 2
+
+test-postgresql: install
+	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser and not slow" tests/core tests/interventions
+
+test: system-deps install lint test-sqlite test-postgresql
+
+bench: install
+	$(BIN)/python bench/interventions.py --quick
+	$(BIN)/python bench/minesafe.py --quick
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Make sure the system parts the tests use are here: Chromium (Debian package) and PostgreSQL running.
+# Installs what is missing; fails saying what is missing when it cannot. It never skips silently.
+set -euo pipefail
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: need root (or sudo) to apt-get install ${need_apt[*]}" >&2; exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+pg_ready() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+if ! pg_ready; then
+  echo "PostgreSQL is not answering on 127.0.0.1:5432: starting it"
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+  pg_ready || { echo "error: PostgreSQL is needed at 127.0.0.1:5432 (trust auth) and could not be started" >&2; exit 1; }
+fi
+echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), PostgreSQL on 5432"

@@ -1,0 +1,114 @@
+"""The ``tocsin`` command: serve, worker, migrate, demo, and each desk's sub-commands."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+import typer
+from rich.console import Console
+
+from tocsin.core.config import get_settings
+from tocsin.core.db import Database
+
+app = typer.Typer(
+    help="Tocsin: tell the right party, in time, and be able to prove it.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+
+def database() -> Database:
+    return Database(get_settings().database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic, one history for every desk)."""
+    from tocsin.core.migrate import upgrade
+
+    db = database()
+    upgrade(db)
+    console.print(f"[green]schema up to date[/] on {db.dialect}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(int(os.environ.get("PORT", "8000")), help="Port (PORT= also sets it)."),
+    workers: int = typer.Option(1, help="Web processes (use 1 on SQLite)."),
+) -> None:
+    """Serve every enabled desk over HTTP."""
+    import uvicorn
+
+    get_settings()
+    uvicorn.run(
+        "tocsin.app:asgi",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, help="Deliver what is due, then stop."),
+    name: str = typer.Option("", help="Worker name shown in delivery attempts."),
+) -> None:
+    """Deliver outbox messages and run every desk's scheduled jobs until stopped."""
+    from tocsin.jobs import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    run_worker(
+        settings, name=name or settings.worker_id or f"{socket.gethostname()}-{os.getpid()}", once=once
+    )
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(int(os.environ.get("PORT", "8000")), help="Port (PORT= also sets it)."),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve once the data is loaded."),
+) -> None:
+    """Migrate, load demo data for every desk, then serve with a worker in the background."""
+    from tocsin.demo import load_demo, serve_demo
+
+    migrate()
+    load_demo(database(), get_settings())
+    if serve_after:
+        serve_demo(port=port)
+
+
+def _add_desk_commands() -> None:
+    from importlib import import_module
+
+    for name, module in (("interventions", "tocsin.interventions.cli"), ("minesafe", "tocsin.minesafe.cli")):
+        try:
+            desk_cli = import_module(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+            continue
+        app.add_typer(desk_cli.app, name=name)
+
+
+@app.command(name="user")
+def add_user(
+    username: str,
+    password: str = typer.Option(..., prompt=True, hide_input=True, envvar="TOCSIN_NEW_PASSWORD"),
+    roles: str = typer.Option("operator", help="Comma-separated: admin, operator, technician, viewer."),
+) -> None:
+    """Create or update a staff user."""
+    from tocsin.core.auth import upsert_staff
+
+    with database().session() as db:
+        upsert_staff(
+            db, username=username, password=password, roles=[r.strip() for r in roles.split(",") if r]
+        )
+    console.print(f"[green]user {username} saved[/]")
+
+
+_add_desk_commands()

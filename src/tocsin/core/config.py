@@ -1,0 +1,54 @@
+"""Settings read from the environment (prefix ``TOCSIN_``), validated once at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = (60, 120, 300, 600, 72000)
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Every secret may also come from ``TOCSIN_<NAME>_FILE``."""
+
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
+
+    database_url: str = "sqlite:///var/tocsin.db"
+    secret_key: str = Field(default="dev-only-change-me", min_length=16)
+    desks: list[str] = ["interventions", "minesafe"]
+    timezone: str = "Europe/Paris"
+    default_language: str = "fr"
+    retry_schedule: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE))
+    delivery_timeout: float = Field(default=10.0, gt=0)
+    token_lifetime: int = Field(default=3600, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    worker_id: str = ""
+    secure_cookies: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def read_secret_files(cls, data: dict) -> dict:
+        """Let ``TOCSIN_SECRET_KEY_FILE`` (and friends) point at a file holding the value."""
+        import os
+
+        for name in ("secret_key", "database_url"):
+            path = os.environ.get(f"TOCSIN_{name.upper()}_FILE")
+            if path and name not in data:
+                data[name] = Path(path).read_text().strip()
+        return data
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def schedule_is_positive(cls, value: list[int]) -> list[int]:
+        if any(step <= 0 for step in value):
+            raise ValueError("every retry delay must be a positive number of seconds")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests build their own ``Settings``)."""
+    return Settings()

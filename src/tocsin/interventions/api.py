@@ -1,0 +1,161 @@
+"""The E-Intervention endpoints under ``/v1``, exactly as the official OpenAPI lays them out.
+
+Thin: read the body (JSON, at most the configured size), parse, call the service, shape the reply.
+A KO is answered with its code and a description naming the fields, logged, and nothing else is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from tocsin.core.auth import Caller
+from tocsin.core.web import Shell, require_scope, shell_of
+from tocsin.interventions import service
+from tocsin.interventions.schemas import (
+    DO_LABELS,
+    M5_LABELS,
+    OI_LABELS,
+    ClientsHS,
+    InterventionDO,
+    InterventionOI,
+    ProtocolError,
+    Reply,
+    Wire,
+    parse,
+)
+
+router = APIRouter(prefix="/v1", tags=["E-Intervention"])
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def answer(
+    request: Request,
+    caller: Caller,
+    *,
+    model: type[Wire],
+    labels: dict[int, str],
+    sender_field: str,
+    handler: Callable[..., Reply],
+) -> JSONResponse:
+    """Shared path of the three operations: body → parse → identity check → rule → reply."""
+    shell = shell_of(request)
+    body = b""
+    try:
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise ProtocolError(2, "Mauvais format : Content-Type application/json attendu")
+        try:
+            body = await read_body(request, shell.settings.max_body_bytes)
+        except BodyTooLarge:
+            raise ProtocolError(
+                2, f"Mauvais format : corps > {shell.settings.max_body_bytes} octets"
+            ) from None
+        message = parse(model, body)
+    except ProtocolError as error:
+        return await run_in_threadpool(_rejected, shell, request, caller, error, body, labels)
+    if getattr(message, sender_field) != caller.owner:
+        return await run_in_threadpool(_forbidden, shell, request, caller, sender_field, body)
+    return await run_in_threadpool(_handle, shell, request, caller, message, body, labels, handler)
+
+
+def _handle(
+    shell: Shell,
+    request: Request,
+    caller: Caller,
+    message: Any,
+    body: bytes,
+    labels: dict[int, str],
+    handler: Callable[..., Reply],
+) -> JSONResponse:
+    try:
+        with shell.database.session() as db:
+            reply = handler(db=db, message=message, sender=caller.owner, now=shell.clock())
+    except ProtocolError as error:
+        return _rejected(shell, request, caller, error, body, labels)
+    return JSONResponse(reply.body(), status_code=reply.http_status)
+
+
+def _rejected(
+    shell: Shell, request: Request, caller: Caller, error: ProtocolError, body: bytes, labels: dict[int, str]
+) -> JSONResponse:
+    with shell.database.session() as db:
+        service.log_rejection(
+            db, path=request.url.path, sender=caller.owner, error=error, body=body, now=shell.clock()
+        )
+    reply = Reply(error.code, labels, description=error.description)
+    return JSONResponse(reply.body(), status_code=reply.http_status)
+
+
+def _forbidden(shell: Shell, request: Request, caller: Caller, field: str, body: bytes) -> JSONResponse:
+    error = ProtocolError(2, f"{field} ne correspond pas au client authentifié ({caller.owner})")
+    with shell.database.session() as db:
+        service.log_rejection(
+            db, path=request.url.path, sender=caller.owner, error=error, body=body, now=shell.clock()
+        )
+    return JSONResponse({"error": "forbidden", "error_description": error.description}, status_code=403)
+
+
+@router.post("/intervention_DO", summary="Flux 1 – M1/M3, DO → OI")
+async def declare_intervention_do(
+    request: Request, caller: Caller = Depends(require_scope("write:interventions"))
+) -> JSONResponse:
+    """OI receives a start (M1) or end (M3) from a DO."""
+    return await answer(
+        request,
+        caller,
+        model=InterventionDO,
+        labels=DO_LABELS,
+        sender_field="Code_DO",
+        handler=service.receive_declaration,
+    )
+
+
+@router.post("/intervention_OI", summary="Flux 2 – M2/M4, OI → OC")
+async def declare_intervention_oi(
+    request: Request, caller: Caller = Depends(require_scope("write:interventions"))
+) -> JSONResponse:
+    """OC receives a start (M2) or end (M4) from an OI."""
+    return await answer(
+        request,
+        caller,
+        model=InterventionOI,
+        labels=OI_LABELS,
+        sender_field="Code_OI",
+        handler=service.receive_announcement,
+    )
+
+
+@router.post("/client_HS_OC_Par_Inter", summary="Flux 3 – M5, OC → OI")
+async def notify_clients_hs(
+    request: Request, caller: Caller = Depends(require_scope("write:clients"))
+) -> JSONResponse:
+    """OI receives the impacted customers (M5) of an OC."""
+    return await answer(
+        request,
+        caller,
+        model=ClientsHS,
+        labels=M5_LABELS,
+        sender_field="Code_OC_impacte",
+        handler=service.receive_impacts,
+    )

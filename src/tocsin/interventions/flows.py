@@ -1,0 +1,109 @@
+"""Side effects after a change: the outbound messages, written to the core outbox in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.core import outbox
+from tocsin.interventions.models import PM, DeskConfig, Intervention, Partner
+from tocsin.interventions.schemas import format_instant
+
+DESK = "interventions"
+PATHS = {
+    "M1": "intervention_DO",
+    "M3": "intervention_DO",
+    "M2": "intervention_OI",
+    "M4": "intervention_OI",
+    "M5": "client_HS_OC_Par_Inter",
+}
+
+
+def announcement(intervention: Intervention, kind: str, config: DeskConfig) -> dict[str, Any]:
+    """M2 or M4 for the OCs: anonymised (no Code_DO, no PTO), PBOs only if the DO gave them."""
+    zone = ZoneInfo(config.timezone)
+    body: dict[str, Any] = {
+        "Code_OI": config.self_code,
+        "Ref_Interv_OI": intervention.ref_oi,
+        "PM": intervention.pm,
+        "Debut_Inter": format_instant(intervention.debut, zone),
+    }
+    pbos = sorted({n["PBO"] for n in intervention.natures if n.get("PBO")})
+    if pbos:
+        body["PBO"] = [{"PBO": p} for p in pbos]
+    if kind == "M4":
+        assert intervention.fin is not None
+        body["Fin_Inter"] = format_instant(intervention.fin, zone)
+    return body
+
+
+def fan_out(
+    db: Session, intervention: Intervention, *, kinds: list[str], config: DeskConfig, now: datetime
+) -> int:
+    """Rule 6: queue M2/M4 for every OC present at the PM; an OC that never got M2 gets it first."""
+    pm = db.get(PM, intervention.pm)
+    codes = pm.oc_codes if pm else []
+    partners = {p.code: p for p in db.scalars(select(Partner).where(Partner.code.in_(codes)))}
+    last = _last_sent(db, intervention.ref_oi)
+    queued = 0
+    for code in codes:
+        partner = partners.get(code)
+        if partner is None or not partner.url or code == config.self_code:
+            continue
+        wanted = kinds if "M2" in kinds or (code, "M2") in last else ["M2", *kinds]
+        for kind in wanted:
+            body = announcement(intervention, kind, config)
+            if last.get((code, kind)) == body:
+                continue
+            send(
+                db,
+                partner=partner,
+                kind=kind,
+                payload=body,
+                subject=intervention.ref_oi,
+                stream=f"{DESK}:{code}:{intervention.ref_oi}",
+                now=now,
+            )
+            queued += 1
+    return queued
+
+
+def _last_sent(db: Session, ref_oi: str) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = db.execute(
+        select(outbox.OutboxMessage.partner, outbox.OutboxMessage.kind, outbox.OutboxMessage.payload)
+        .where(outbox.OutboxMessage.desk == DESK, outbox.OutboxMessage.subject == ref_oi)
+        .order_by(outbox.OutboxMessage.id)
+    )
+    return {(partner, kind): payload for partner, kind, payload in rows}
+
+
+def send(
+    db: Session,
+    *,
+    partner: Partner,
+    kind: str,
+    payload: dict[str, Any],
+    subject: str,
+    stream: str,
+    now: datetime,
+    on_result: str | None = None,
+) -> outbox.OutboxMessage:
+    """Queue one protocol message to a partner's ``/v1`` base URL."""
+    assert partner.url, f"partner {partner.code} has no URL"
+    return outbox.enqueue(
+        db,
+        desk=DESK,
+        kind=kind,
+        partner=partner.code,
+        url=f"{partner.url.rstrip('/')}/{PATHS[kind]}",
+        payload=payload,
+        stream=stream,
+        subject=subject,
+        credential=partner.credential,
+        now=now,
+        on_result=on_result,
+    )

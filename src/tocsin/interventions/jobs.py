@@ -1,0 +1,70 @@
+"""Scheduled work of the interventions desk, run by ``tocsin worker`` (each run claimed by one worker)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from tocsin.core import outbox
+from tocsin.core.audit import AuditEvent
+from tocsin.core.scheduler import Job
+from tocsin.interventions.config import current
+from tocsin.interventions.models import (
+    Declaration,
+    InboundMessage,
+    Intervention,
+    LineCut,
+    ReceivedIntervention,
+    Rejection,
+)
+
+
+def close_old_rejections(*, db: Session, now: datetime) -> str:
+    """A KO (functional rejection) may be corrected and re-sent for 48 h; after that it is closed."""
+    try:
+        config = current(db)
+    except LookupError:
+        return "no configuration"
+    limit = now - timedelta(hours=config.ko_resend_hours)
+    result = db.execute(
+        update(outbox.OutboxMessage)
+        .where(
+            outbox.OutboxMessage.desk == "interventions",
+            outbox.OutboxMessage.status == outbox.REJECTED,
+            outbox.OutboxMessage.finished_at < limit,
+        )
+        .values(status=outbox.CLOSED)
+    )
+    return f"{result.rowcount or 0} rejected message(s) closed"
+
+
+def purge_expired(*, db: Session, now: datetime) -> str:
+    """Retention: delete what is older than the configured number of days."""
+    try:
+        config = current(db)
+    except LookupError:
+        return "no configuration"
+    before = now - timedelta(days=config.retention_days)
+    counts = {
+        "messages": outbox.purge(db, desk="interventions", before=before),
+        "inbound": _delete(db, InboundMessage, InboundMessage.received_at < before),
+        "rejections": _delete(db, Rejection, Rejection.received_at < before),
+        "interventions": _delete(db, Intervention, Intervention.updated_at < before),
+        "received": _delete(db, ReceivedIntervention, ReceivedIntervention.debut < before),
+        "line_cuts": _delete(db, LineCut, LineCut.cut_at < before),
+        "declarations": _delete(db, Declaration, Declaration.debut < before),
+        "audit": _delete(db, AuditEvent, AuditEvent.at < before, AuditEvent.action.like("interventions.%")),
+    }
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+
+def _delete(db: Session, model: type, *conditions: object) -> int:
+    return int(db.execute(delete(model).where(*conditions)).rowcount or 0)
+
+
+JOBS = [
+    Job("interventions.close_old_rejections", 600, close_old_rejections),
+    Job("interventions.purge_expired", 3600, purge_expired),
+]

@@ -1,0 +1,234 @@
+"""Tables of the interventions desk, for the three roles a deployment may play (OI, OC, DO)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tocsin.core.db import Base, JSONDoc, UTCDateTime
+
+CODE = String(4)
+REF = String(50)
+
+
+class DeskConfig(Base):
+    """The loaded YAML configuration: our code, roles and the rules' tunable values (one row)."""
+
+    __tablename__ = "iv_config"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    self_code: Mapped[str] = mapped_column(CODE)
+    roles: Mapped[list[str]] = mapped_column(JSONDoc)
+    timezone: Mapped[str] = mapped_column(String(60), default="Europe/Paris")
+    retention_days: Mapped[int] = mapped_column(Integer, default=365)
+    retry_schedule: Mapped[list[int]] = mapped_column(JSONDoc)
+    uses_flow3: Mapped[bool] = mapped_column(Boolean, default=True)
+    m5_delay_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    m5_cutoff: Mapped[str] = mapped_column(String(5), default="23:30")
+    late_m1_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    long_intervention_hours: Mapped[int] = mapped_column(Integer, default=8)
+    future_tolerance_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    ko_resend_hours: Mapped[int] = mapped_column(Integer, default=48)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Partner(Base):
+    """Another operator: where we call it, how it calls us, and which roles it plays towards us."""
+
+    __tablename__ = "iv_partner"
+
+    code: Mapped[str] = mapped_column(CODE, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    roles: Mapped[list[str]] = mapped_column(JSONDoc)
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    credential: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    uses_flow3: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PM(Base):
+    """A point de mutualisation (shared street cabinet), the OI that owns it and the OCs present at it."""
+
+    __tablename__ = "iv_pm"
+
+    ref: Mapped[str] = mapped_column(REF, primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    oi_code: Mapped[str | None] = mapped_column(CODE, nullable=True)
+    ocs: Mapped[list[PMOperator]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def oc_codes(self) -> list[str]:
+        return sorted(o.oc_code for o in self.ocs)
+
+
+class PMOperator(Base):
+    __tablename__ = "iv_pm_oc"
+
+    pm_ref: Mapped[str] = mapped_column(ForeignKey("iv_pm.ref", ondelete="CASCADE"), primary_key=True)
+    oc_code: Mapped[str] = mapped_column(ForeignKey("iv_partner.code"), primary_key=True)
+
+
+class Intervention(Base):
+    """OI side: one intervention, identified by (Code_DO, Ref_Interv_DO) and by our Ref_Interv_OI."""
+
+    __tablename__ = "iv_intervention"
+    __table_args__ = (
+        UniqueConstraint("code_do", "ref_do"),
+        CheckConstraint("fin IS NULL OR fin >= debut", name="end_after_start"),
+        CheckConstraint("created_from IN ('M1', 'M3')", name="created_from_known"),
+        Index("ix_iv_intervention_pm_debut", "pm", "debut"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref_oi: Mapped[str] = mapped_column(REF, unique=True)
+    code_do: Mapped[str] = mapped_column(CODE)
+    ref_do: Mapped[str] = mapped_column(REF)
+    pm: Mapped[str] = mapped_column(REF)
+    natures: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    debut: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fin: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_from: Mapped[str] = mapped_column(String(2))
+    m1_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    m3_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    m1_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    m3_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    flags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboundMessage(Base):
+    """Every accepted message, as received, with what we made of it (new, duplicate, modified…)."""
+
+    __tablename__ = "iv_inbound"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(4))
+    sender: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(REF, index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    reply: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+
+
+class Rejection(Base):
+    """A KO answer we gave: logged for support, never stored as a message (so a fix is not a duplicate)."""
+
+    __tablename__ = "iv_rejection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    path: Mapped[str] = mapped_column(String(60))
+    sender: Mapped[str] = mapped_column(String(40))
+    http_status: Mapped[int] = mapped_column(Integer)
+    code: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class ImpactReport(Base):
+    """OI side: one M5 from one OC for one intervention (a re-send replaces the previous one)."""
+
+    __tablename__ = "iv_impact_report"
+    __table_args__ = (UniqueConstraint("intervention_id", "oc_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intervention_id: Mapped[int] = mapped_column(ForeignKey("iv_intervention.id", ondelete="CASCADE"))
+    oc_code: Mapped[str] = mapped_column(CODE)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    flags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    impacts: Mapped[list[Impact]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class Impact(Base):
+    """One customer line reported down by an OC, with whether it counts as HS and why not."""
+
+    __tablename__ = "iv_impact"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("iv_impact_report.id", ondelete="CASCADE"), index=True)
+    pto: Mapped[str] = mapped_column(String(50))
+    pbo: Mapped[str] = mapped_column(String(100))
+    tube: Mapped[str] = mapped_column(String(50))
+    fibre: Mapped[str] = mapped_column(String(50))
+    position: Mapped[str] = mapped_column(String(100))
+    cut_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    counted: Mapped[bool] = mapped_column(Boolean)
+    flags: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+
+
+class ReceivedIntervention(Base):
+    """OC side: an intervention announced to us by an OI (M2, then M4)."""
+
+    __tablename__ = "iv_received"
+    __table_args__ = (UniqueConstraint("code_oi", "ref_oi"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_oi: Mapped[str] = mapped_column(CODE)
+    ref_oi: Mapped[str] = mapped_column(REF)
+    pm: Mapped[str] = mapped_column(REF, index=True)
+    pbos: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    debut: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fin: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    m2_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    m4_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    receipts: Mapped[int] = mapped_column(Integer, default=1)
+    m5_state: Mapped[str] = mapped_column(String(20), default="none")
+    m5_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    m5_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LineCut(Base):
+    """OC side: one line cut from the outage feed (CSV upload or JSON API)."""
+
+    __tablename__ = "iv_line_cut"
+    __table_args__ = (UniqueConstraint("pto", "cut_at"), Index("ix_iv_line_cut_pm_cut", "pm", "cut_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cut_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pm: Mapped[str] = mapped_column(REF)
+    pto: Mapped[str] = mapped_column(String(50))
+    pbo: Mapped[str] = mapped_column(String(100), default="inconnu")
+    tube: Mapped[str] = mapped_column(String(50), default="inconnu")
+    fibre: Mapped[str] = mapped_column(String(50), default="inconnu")
+    position: Mapped[str] = mapped_column(String(100), default="inconnu")
+    dying_gasp: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(20))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Declaration(Base):
+    """DO side: one presence of a technician at a PM, declared to the OI as M1 then M3."""
+
+    __tablename__ = "iv_declaration"
+    __table_args__ = (CheckConstraint("fin IS NULL OR fin >= debut", name="end_after_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref_do: Mapped[str] = mapped_column(REF, unique=True)
+    code_oi: Mapped[str] = mapped_column(CODE)
+    pm: Mapped[str] = mapped_column(REF)
+    natures: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    debut: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fin: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    technician: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    m1_state: Mapped[str] = mapped_column(String(10), default="none")
+    m3_state: Mapped[str] = mapped_column(String(10), default="none")
+    ref_oi: Mapped[str | None] = mapped_column(REF, nullable=True)
+    last_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    ko_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,0 +1,435 @@
+"""The rules of E-Intervention lot 1 as plain functions: no HTTP here.
+
+OI side: receiving M1/M3 (rules 1–9 of the spec) and M5. OC side: receiving M2/M4.
+Each function works inside the caller's transaction; outbound messages go through ``flows``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tocsin.core import audit
+from tocsin.interventions import flows
+from tocsin.interventions.config import current
+from tocsin.interventions.models import (
+    PM,
+    DeskConfig,
+    Impact,
+    ImpactReport,
+    InboundMessage,
+    Intervention,
+    Partner,
+    ReceivedIntervention,
+    Rejection,
+)
+from tocsin.interventions.schemas import (
+    DO_LABELS,
+    M5_LABELS,
+    OI_LABELS,
+    ClientsHS,
+    InterventionDO,
+    InterventionOI,
+    Nature,
+    ProtocolError,
+    Reply,
+)
+
+UNKNOWN = "inconnu"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An M1 or M3 in our own words."""
+
+    code_do: str
+    code_oi: str
+    ref_do: str
+    pm: str
+    natures: list[dict[str, Any]]
+    debut: datetime
+    fin: datetime | None
+
+    @property
+    def kind(self) -> str:
+        return "M3" if self.fin is not None else "M1"
+
+    @classmethod
+    def from_wire(cls, message: InterventionDO) -> Declared:
+        natures = [{k: v for k, v in n.model_dump().items() if v is not None} for n in message.Nature_PBO_PTO]
+        return cls(
+            message.Code_DO,
+            message.Code_OI,
+            message.Ref_Interv_DO,
+            message.PM,
+            natures,
+            message.Debut_Inter,
+            message.Fin_Inter,
+        )
+
+    def digest(self) -> str:
+        content = [
+            self.code_do,
+            self.code_oi,
+            self.ref_do,
+            self.pm,
+            self.natures,
+            self.debut.timestamp(),
+            self.fin.timestamp() if self.fin else None,
+        ]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def receive_declaration(*, db: Session, message: InterventionDO, sender: str, now: datetime) -> Reply:
+    """OI: answer an M1 or M3 (rules 1–9); fan out M2/M4 to every OC present at the PM."""
+    config = current(db)
+    declared = Declared.from_wire(message)
+    check_declaration(db, declared, config)
+    intervention = _find(db, declared.code_do, declared.ref_do, lock=True)
+    if intervention is None:
+        intervention, outcome = _create(db, declared, config, now)
+    elif declared.kind == "M1":
+        outcome = _second_m1(db, intervention, declared, config, now)
+    else:
+        outcome = _second_m3(db, intervention, declared, config, now)
+    reply = Reply(0, DO_LABELS, ref_oi=intervention.ref_oi)
+    db.add(
+        InboundMessage(
+            received_at=now,
+            kind=declared.kind,
+            sender=sender,
+            subject=intervention.ref_oi,
+            outcome=outcome,
+            payload=message.model_dump(mode="json", exclude_none=True),
+            reply=reply.body(),
+        )
+    )
+    return reply
+
+
+def check_declaration(db: Session, declared: Declared, config: DeskConfig) -> None:
+    """Rule 1 after the wire checks: nature and dates, then our code, then the PM."""
+    for index, nature in enumerate(declared.natures):
+        if declared.kind == "M1" and nature["nature"] == Nature.AUCUNE_ACTION:
+            raise ProtocolError(
+                2, f"Mauvais format : Nature_PBO_PTO[{index}].nature (AUCUNE ACTION interdit en M1)"
+            )
+    if declared.fin is not None and declared.fin < declared.debut:
+        raise ProtocolError(2, "Mauvais format : Fin_Inter (antérieure à Debut_Inter)")
+    if declared.code_oi != config.self_code or "OI" not in config.roles:
+        raise ProtocolError(3, f"Code_OI inconnu : {declared.code_oi}")
+    if db.get(PM, declared.pm) is None:
+        raise ProtocolError(4, f"PM inconnu : {declared.pm}")
+
+
+def _find(db: Session, code_do: str, ref_do: str, *, lock: bool) -> Intervention | None:
+    query = select(Intervention).where(Intervention.code_do == code_do, Intervention.ref_do == ref_do)
+    return db.scalar(query.with_for_update() if lock else query)
+
+
+def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) -> tuple[Intervention, str]:
+    """Rule 2: one OI reference per DO reference, made on M1 or on an M3 that came first (rule 5)."""
+    intervention = Intervention(
+        ref_oi=new_ref_oi(config, now),
+        code_do=declared.code_do,
+        ref_do=declared.ref_do,
+        pm=declared.pm,
+        natures=declared.natures,
+        debut=declared.debut,
+        fin=declared.fin,
+        created_from=declared.kind,
+        created_at=now,
+        updated_at=now,
+        flags=[],
+    )
+    _stamp(intervention, declared, now)
+    try:
+        with db.begin_nested():
+            db.add(intervention)
+    except IntegrityError:
+        existing = _find(db, declared.code_do, declared.ref_do, lock=True)
+        if existing is None:
+            raise
+        outcome = (_second_m1 if declared.kind == "M1" else _second_m3)(db, existing, declared, config, now)
+        return existing, outcome
+    intervention.flags = quality_flags(intervention, config)
+    kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
+    flows.fan_out(db, intervention, kinds=kinds, config=config, now=now)
+    _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
+    return intervention, "created"
+
+
+def _second_m1(
+    db: Session, intervention: Intervention, declared: Declared, config: DeskConfig, now: datetime
+) -> str:
+    """Rules 3–5 for an M1 on a known reference."""
+    if intervention.m3_at is not None:
+        if "m1_after_m3" not in intervention.flags:
+            intervention.flags = [*intervention.flags, "m1_after_m3"]
+        return "ignored"
+    if intervention.m1_digest == declared.digest():
+        return "duplicate"
+    _update(intervention, declared, now)
+    intervention.flags = quality_flags(intervention, config) + ["modified"]
+    flows.fan_out(db, intervention, kinds=["M2"], config=config, now=now)
+    _audit(db, intervention, "interventions.modified_M1", now)
+    return "modified"
+
+
+def _second_m3(
+    db: Session, intervention: Intervention, declared: Declared, config: DeskConfig, now: datetime
+) -> str:
+    """An M3 on a known reference: completes it, or is a duplicate, or a modified re-send."""
+    if intervention.m3_digest == declared.digest():
+        return "duplicate"
+    first_end = intervention.m3_at is None
+    _update(intervention, declared, now)
+    extra = [f for f in intervention.flags if f in ("modified", "m1_after_m3")]
+    if not first_end:
+        extra = sorted({*extra, "modified"})
+    intervention.flags = quality_flags(intervention, config) + extra
+    flows.fan_out(db, intervention, kinds=["M4"], config=config, now=now)
+    _audit(db, intervention, "interventions.ended" if first_end else "interventions.modified_M3", now)
+    return "completed" if first_end else "modified"
+
+
+def _update(intervention: Intervention, declared: Declared, now: datetime) -> None:
+    intervention.pm, intervention.natures, intervention.debut = declared.pm, declared.natures, declared.debut
+    if declared.fin is not None:
+        intervention.fin = declared.fin
+    intervention.updated_at = now
+    _stamp(intervention, declared, now)
+
+
+def _stamp(intervention: Intervention, declared: Declared, now: datetime) -> None:
+    if declared.kind == "M1":
+        intervention.m1_at, intervention.m1_digest = now, declared.digest()
+    else:
+        intervention.m3_at, intervention.m3_digest = now, declared.digest()
+
+
+def quality_flags(intervention: Intervention, config: DeskConfig) -> list[str]:
+    """Rule 9: what the OI can see of timestamp quality (flags are shown, they never block)."""
+    flags = []
+    tolerance = timedelta(minutes=config.future_tolerance_minutes)
+    received = intervention.m1_at or intervention.m3_at
+    if received and intervention.debut > received + tolerance:
+        flags.append("hd_in_future")
+    if intervention.fin and intervention.m3_at and intervention.fin > intervention.m3_at + tolerance:
+        flags.append("hf_in_future")
+    if intervention.fin and intervention.fin - intervention.debut > timedelta(
+        hours=config.long_intervention_hours
+    ):
+        flags.append("long_intervention")
+    if intervention.m1_at and intervention.m1_at - intervention.debut > timedelta(
+        minutes=config.late_m1_minutes
+    ):
+        flags.append("late_m1")
+    if intervention.created_from == "M3":
+        flags.append("m3_before_m1")
+    return flags
+
+
+def new_ref_oi(config: DeskConfig, now: datetime) -> str:
+    """A fresh OI reference: our code, the day, and 10 random hex digits."""
+    return f"{config.self_code}-{now:%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+def _audit(db: Session, intervention: Intervention, action: str, now: datetime) -> None:
+    db.flush()
+    audit.record(
+        db,
+        at=now,
+        actor=intervention.code_do,
+        action=action,
+        object_type="iv_intervention",
+        object_id=intervention.ref_oi,
+        pm=intervention.pm,
+        flags=intervention.flags,
+    )
+
+
+def receive_impacts(*, db: Session, message: ClientsHS, sender: str, now: datetime) -> Reply:
+    """OI: store an M5 (a re-send replaces the OC's previous list), flagging entries that do not count."""
+    config = current(db)
+    intervention = db.scalar(select(Intervention).where(Intervention.ref_oi == message.Ref_Interv_OI))
+    if intervention is None:
+        raise ProtocolError(3, f"Ref_Interv_OI inconnue : {message.Ref_Interv_OI}")
+    pm = db.get(PM, intervention.pm)
+    report = db.scalar(
+        select(ImpactReport).where(
+            ImpactReport.intervention_id == intervention.id, ImpactReport.oc_code == message.Code_OC_impacte
+        )
+    )
+    report = report or ImpactReport(intervention_id=intervention.id, oc_code=message.Code_OC_impacte)
+    report.received_at = now
+    report.flags = report_flags(intervention, message.Code_OC_impacte, pm, config, now)
+    report.impacts = [_impact(intervention, c, config) for c in message.Liste_Clients_HS or []]
+    db.add(report)
+    reply = Reply(0, M5_LABELS)
+    db.add(
+        InboundMessage(
+            received_at=now,
+            kind="M5",
+            sender=sender,
+            subject=intervention.ref_oi,
+            outcome="stored",
+            payload=message.model_dump(mode="json", exclude_none=True),
+            reply=reply.body(),
+        )
+    )
+    audit.record(
+        db,
+        at=now,
+        actor=sender,
+        action="interventions.impacts_received",
+        object_type="iv_intervention",
+        object_id=intervention.ref_oi,
+        oc=message.Code_OC_impacte,
+        entries=len(report.impacts),
+        flags=report.flags,
+    )
+    return reply
+
+
+def report_flags(
+    intervention: Intervention, oc: str, pm: PM | None, config: DeskConfig, now: datetime
+) -> list[str]:
+    flags = []
+    if pm is None or oc not in pm.oc_codes:
+        flags.append("oc_not_present_at_pm")
+    if now > end_of_day(intervention, config):
+        flags.append("after_midnight")
+    if intervention.fin is None:
+        flags.append("before_end")
+    return flags
+
+
+def end_of_day(intervention: Intervention, config: DeskConfig) -> datetime:
+    """Midnight (local time) after the intervention's day: M5 should arrive before it."""
+    zone = ZoneInfo(config.timezone)
+    day = (intervention.fin or intervention.debut).astimezone(zone).date()
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+
+
+def _impact(intervention: Intervention, client: Any, config: DeskConfig) -> Impact:
+    """One reported line and why it does not count as HS, if it does not (spec: M5 criteria)."""
+    flags = []
+    if client.PTO.lower() == UNKNOWN:
+        flags.append("pto_unknown")
+    if intervention.fin is None or not intervention.debut <= client.HMS_Coupure <= intervention.fin:
+        flags.append("out_of_window")
+    if client.PTO in {n.get("PTO") for n in intervention.natures}:
+        flags.append("worked_on_by_do")
+    return Impact(
+        pto=client.PTO,
+        pbo=client.PBO,
+        tube=client.Tube,
+        fibre=client.Fibre,
+        position=client.Position_PM_Module_OI,
+        cut_at=client.HMS_Coupure,
+        counted=not flags,
+        flags=flags,
+    )
+
+
+def receive_announcement(*, db: Session, message: InterventionOI, sender: str, now: datetime) -> Reply:
+    """OC: answer an M2 or M4 from an OI; a repeat with the same content is stored once."""
+    config = current(db)
+    if "OC" not in config.roles:
+        raise ProtocolError(3, "Code_OI inconnu : nous ne sommes pas OC")
+    partner = db.get(Partner, message.Code_OI)
+    if partner is None or "OI" not in partner.roles:
+        raise ProtocolError(3, f"Code_OI inconnu : {message.Code_OI}")
+    if message.Fin_Inter is not None and message.Fin_Inter < message.Debut_Inter:
+        raise ProtocolError(2, "Mauvais format : Fin_Inter (antérieure à Debut_Inter)")
+    if db.get(PM, message.PM) is None:
+        raise ProtocolError(4, f"PM inconnu : {message.PM}")
+    kind = "M4" if message.Fin_Inter is not None else "M2"
+    digest = hashlib.sha256(message.model_dump_json(exclude_none=True).encode()).hexdigest()
+    row = db.scalar(
+        select(ReceivedIntervention)
+        .where(
+            ReceivedIntervention.code_oi == message.Code_OI,
+            ReceivedIntervention.ref_oi == message.Ref_Interv_OI,
+        )
+        .with_for_update()
+    )
+    outcome = _store_announcement(db, row, message, kind, digest, now)
+    reply = Reply(0, OI_LABELS)
+    db.add(
+        InboundMessage(
+            received_at=now,
+            kind=kind,
+            sender=sender,
+            subject=message.Ref_Interv_OI,
+            outcome=outcome,
+            payload=message.model_dump(mode="json", exclude_none=True),
+            reply=reply.body(),
+        )
+    )
+    return reply
+
+
+def _store_announcement(
+    db: Session,
+    row: ReceivedIntervention | None,
+    message: InterventionOI,
+    kind: str,
+    digest: str,
+    now: datetime,
+) -> str:
+    if row is not None and row.digest == digest:
+        row.receipts += 1
+        return "duplicate"
+    if row is not None and kind == "M2" and row.m4_at is not None:
+        return "ignored"
+    outcome = (
+        "created" if row is None else ("completed" if kind == "M4" and row.m4_at is None else "modified")
+    )
+    row = row or ReceivedIntervention(code_oi=message.Code_OI, ref_oi=message.Ref_Interv_OI, receipts=0)
+    row.pm, row.debut, row.digest = message.PM, message.Debut_Inter, digest
+    row.pbos = [p.PBO for p in message.PBO or [] if p.PBO]
+    row.receipts += 1
+    if kind == "M4":
+        row.fin, row.m4_at = message.Fin_Inter, now
+    else:
+        row.m2_at = now
+    db.add(row)
+    db.flush()
+    audit.record(
+        db,
+        at=now,
+        actor=message.Code_OI,
+        action=f"interventions.announcement_{outcome}",
+        object_type="iv_received",
+        object_id=row.ref_oi,
+        kind=kind,
+    )
+    return outcome
+
+
+def log_rejection(
+    db: Session, *, path: str, sender: str, error: ProtocolError, body: bytes, now: datetime
+) -> None:
+    """Keep a KO for support (it is never stored as a message)."""
+    db.add(
+        Rejection(
+            received_at=now,
+            path=path,
+            sender=sender,
+            http_status=error.http_status,
+            code=error.code,
+            description=error.description,
+            body=body[:4000].decode("utf-8", "replace"),
+        )
+    )

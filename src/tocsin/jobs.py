@@ -1,0 +1,66 @@
+"""The worker process: delivers the outbox and runs every enabled desk's scheduled jobs."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from importlib import import_module
+
+from tocsin.app import DESKS
+from tocsin.core.clock import Clock, utc_now
+from tocsin.core.config import Settings
+from tocsin.core.db import Database
+from tocsin.core.outbox import Worker
+from tocsin.core.scheduler import Job, run_due
+
+log = logging.getLogger(__name__)
+
+
+def desk_jobs(names: list[str]) -> list[Job]:
+    """Each enabled desk's ``jobs.JOBS`` list (a desk without jobs has no module)."""
+    found: list[Job] = []
+    for name in names:
+        module_name = DESKS[name].rsplit(".", 1)[0] + ".jobs"
+        try:
+            module = import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        found.extend(module.JOBS)
+    return found
+
+
+def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Clock = utc_now) -> None:
+    """Deliver and run jobs until SIGINT/SIGTERM (or, with ``once``, until nothing is due)."""
+    from tocsin.app import load_desks
+
+    load_desks(settings.desks)  # registers the desks' outbox result handlers
+    database = Database(settings.database_url)
+    worker = Worker(
+        database, schedule=settings.retry_schedule, name=name, clock=clock, timeout=settings.delivery_timeout
+    )
+    jobs = desk_jobs(settings.desks)
+    if once:
+        run_due(database, jobs, now=clock(), owner=name)
+        worker.run(stop_when_idle=True)
+        worker.close()
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: worker.stopping.set())
+    thread = threading.Thread(target=_job_loop, args=(database, jobs, worker, name, clock), daemon=True)
+    thread.start()
+    log.info("worker %s started: %d jobs", name, len(jobs))
+    worker.run()
+    worker.close()
+
+
+def _job_loop(database: Database, jobs: list[Job], worker: Worker, name: str, clock: Clock) -> None:
+    while not worker.stopping.is_set():
+        try:
+            for line in run_due(database, jobs, now=clock(), owner=name):
+                log.info("job %s", line)
+        except Exception:
+            log.exception("job round failed")
+        worker.stopping.wait(5)

@@ -1,0 +1,1 @@
+"""Minesafe desk: collision and run-over warning for an open-pit mine (pure computing modules first)."""

@@ -1,0 +1,12 @@
+"""The minesafe desk as the web shell sees it (pages come with the dispatch issue)."""
+
+from pathlib import Path
+
+from tocsin.core.web import Desk
+
+desk = Desk(
+    name="minesafe",
+    title="Mine safety",
+    locales=Path(__file__).parent / "locales",
+    languages=("ru", "en"),
+)

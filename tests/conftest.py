@@ -1,0 +1,117 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL with TOCSIN_TEST_DATABASE=postgresql),
+migrated once per run and emptied after each test, a settable clock, and the app over real ASGI HTTP.
+
+Each test ends by deleting every row rather than rolling back a savepoint: the code under test commits
+for real (the outbox worker and the API open their own sessions in other threads), so a test sees the
+same transactions production does.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tocsin.core.clock import FixedClock
+from tocsin.core.config import Settings
+from tocsin.core.db import Base, Database
+from tocsin.core.migrate import upgrade
+
+PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+if not SHARED.exists():
+    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"tocsin test database: {os.environ.get('TOCSIN_TEST_DATABASE', 'sqlite')}"
+
+
+def fresh_database_url(tmp_dir: Path, kind: str) -> str:
+    """A new empty database of ``kind`` (sqlite or postgresql) for this run."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
+    if kind == "postgresql":
+        from sqlalchemy import create_engine
+
+        name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as error:  # say exactly what is missing rather than skip
+            pytest.exit(f"PostgreSQL is needed at {PG_ADMIN} for TOCSIN_TEST_DATABASE=postgresql: {error}", 3)
+        finally:
+            admin.dispose()
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    raise ValueError(f"TOCSIN_TEST_DATABASE: unknown kind {kind!r} (sqlite or postgresql)")
+
+
+def drop_database(url: str) -> None:
+    if not url.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_kind() -> str:
+    return os.environ.get("TOCSIN_TEST_DATABASE", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory, database_kind: str) -> Iterator[Database]:
+    url = fresh_database_url(tmp_path_factory.mktemp("db"), database_kind)
+    database = Database(url)
+    upgrade(database)
+    yield database
+    database.engine.dispose()
+    drop_database(url)
+
+
+def empty_all_tables(database: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            connection.execute(
+                text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
+        else:
+            for table in tables:
+                connection.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def database(migrated: Database) -> Iterator[Database]:
+    yield migrated
+    empty_all_tables(migrated)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return Settings(
+        database_url=database.url,
+        secret_key="test-secret-key-0123456789",
+        retry_schedule=[60, 120, 300, 600, 72000],
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, clock: FixedClock):
+    from tocsin.app import create_app
+
+    return create_app(settings, database=database, clock=clock)
