@@ -17,10 +17,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from argon2 import PasswordHasher
+
+from tocsin.core import auth
 from tocsin.core.clock import FixedClock
 from tocsin.core.config import Settings
 from tocsin.core.db import Base, Database
 from tocsin.core.migrate import upgrade
+
+# argon2id at its cheapest for tests: hashing is exercised, seconds per test are not spent on it.
+auth.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -112,3 +112,7 @@ def add_user(
 
 
 _add_desk_commands()
+
+
+if __name__ == "__main__":
+    app()

@@ -187,29 +187,30 @@ class TokenSource:
         self.http = http
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     def header(self, credential: OutboundCredential | None) -> dict[str, str]:
         if credential is None:
             return {}
-        with self._lock:
-            cached = self._tokens.get(credential.name)
-        if cached and cached[1] > time.monotonic():
-            return {"Authorization": f"Bearer {cached[0]}"}
+        with self._fetching:  # one fetch per credential even when many deliveries start together
+            with self._lock:
+                cached = self._tokens.get(credential.name)
+            if not cached or cached[1] <= time.monotonic():
+                cached = self._fetch(credential)
+        return {"Authorization": f"Bearer {cached[0]}"}
+
+    def _fetch(self, credential: OutboundCredential) -> tuple[str, float]:
         data = {"grant_type": "client_credentials"}
         if credential.scope:
             data["scope"] = credential.scope
-        reply = self.http.post(
-            credential.token_url, data=data, auth=(credential.client_id, credential.client_secret)
-        )
+        reply = self.http.post(credential.token_url, data=data, auth=(credential.client_id, credential.client_secret))
         reply.raise_for_status()
         body = reply.json()
         life = float(body.get("expires_in", 300))
+        token = (str(body["access_token"]), time.monotonic() + max(life - 30, life / 2))
         with self._lock:
-            self._tokens[credential.name] = (
-                body["access_token"],
-                time.monotonic() + max(life - 30, life / 2),
-            )
-        return {"Authorization": f"Bearer {body['access_token']}"}
+            self._tokens[credential.name] = token
+        return token
 
     def forget(self, name: str | None) -> None:
         with self._lock:

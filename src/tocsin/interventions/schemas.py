@@ -11,9 +11,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+)
 
 OperatorCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}$")]
 Reference = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z_-]{1,50}$")]
@@ -36,7 +44,7 @@ class Wire(BaseModel):
 
 
 class NaturePboPto(Wire):
-    nature: Literal[1, 2, 3, 4]
+    nature: Annotated[StrictInt, Field(ge=1, le=4)]
     PBO: Pbo | None = None
     PTO: Pto | None = None
 
@@ -174,7 +182,7 @@ def _reason(kind: str) -> str:
         return "caractères"
     if kind in ("string_too_long", "too_long"):
         return "trop long"
-    if kind == "literal_error":
+    if kind in ("greater_than_equal", "less_than_equal"):
         return "valeur hors liste"
     if kind.endswith("_type"):
         return "type"
