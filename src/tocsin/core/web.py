@@ -70,7 +70,7 @@ class Shell:
     def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
         """Render a page in the request's language with the layout's common context."""
         lang = request.state.lang
-        user = getattr(request.state, "user", None)
+        user = self.current_user(request)
         context.setdefault("errors", [])
         page = self.templates.get_template(name).render(
             request=request,
@@ -86,6 +86,16 @@ class Shell:
             **context,
         )
         return HTMLResponse(page, status_code=status_code)
+
+    def current_user(self, request: Request) -> auth.StaffUser | None:
+        """The signed-in staff user, if any (already loaded by ``require_staff`` on protected pages)."""
+        user = getattr(request.state, "user", None)
+        user_id = request.session.get("user_id")
+        if user is None and user_id:
+            with self.database.session() as db:
+                user = db.get(auth.StaffUser, user_id)
+            request.state.user = user if user and user.active else None
+        return getattr(request.state, "user", None)
 
     def nav_for(self, user: auth.StaffUser | None) -> list[tuple[str, list[NavLink]]]:
         roles = set(user.roles) if user else set()
