@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tocsin.core.db import Base, JSONDoc, UTCDateTime
+from tocsin.core.db import Base, JSONDoc, UTCDateTime, affected
 
 hasher = PasswordHasher()
 ROLES = ("admin", "operator", "technician", "viewer")
@@ -193,4 +193,4 @@ def purge_expired_tokens(db: Session, *, now: datetime) -> int:
     from sqlalchemy import delete
 
     result = db.execute(delete(AccessToken).where(AccessToken.expires_at <= now))
-    return int(result.rowcount or 0)
+    return affected(result)

@@ -95,3 +95,8 @@ class Database:
             except BaseException:
                 db.rollback()
                 raise
+
+
+def affected(result: Any) -> int:
+    """Rows touched by an UPDATE or DELETE (typed loosely by SQLAlchemy, hence this helper)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from tocsin.core.clock import Clock, utc_now
-from tocsin.core.db import Base, Database, JSONDoc, UTCDateTime
+from tocsin.core.db import Base, Database, JSONDoc, UTCDateTime, affected
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +425,7 @@ def purge(db: Session, *, desk: str, before: datetime) -> int:
             OutboxMessage.desk == desk, OutboxMessage.created_at < before, OutboxMessage.status.in_(finished)
         )
     )
-    return int(result.rowcount or 0)
+    return affected(result)
 
 
 def set_credential(

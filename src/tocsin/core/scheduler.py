@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tocsin.core.db import Base, Database, UTCDateTime
+from tocsin.core.db import Base, Database, UTCDateTime, affected
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def claim(database: Database, job: Job, *, now: datetime, owner: str, lease: int
             .where((JobRun.lease_until.is_(None)) | (JobRun.lease_until < now))
             .values(lease_until=now + timedelta(seconds=lease), lease_owner=owner)
         )
-        return result.rowcount == 1
+        return affected(result) == 1
 
 
 def run_due(database: Database, jobs: list[Job], *, now: datetime, owner: str) -> list[str]:

@@ -132,7 +132,8 @@ async def check_csrf(request: Request) -> None:
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        sent = (await request.form()).get("csrf")
+        value = (await request.form()).get("csrf")
+        sent = value if isinstance(value, str) else None
     if not sent or not secrets.compare_digest(str(sent), request.session.get("csrf", "")):
         raise DomainError("the form has expired; reload the page and try again", field="csrf")
 
