@@ -70,3 +70,21 @@ def test_sign_out_forgets_the_session(web):
     page = web.get("/").text
     web.post("/logout", data={"csrf": csrf(page)})
     assert "marie" not in web.get("/").text
+
+
+def test_a_refused_role_gets_a_403_page_not_a_crash(app, database):
+    from fastapi import Depends
+
+    from tocsin.core.web import require_staff
+
+    @app.get("/test-admin-only")
+    def admin_only(user=Depends(require_staff("admin"))):
+        return {"ok": True}
+
+    with database.session() as db:
+        upsert_staff(db, username="tech", password="pw-pw-pw-pw", roles=["technician"])
+    with TestClient(app) as client:
+        token = csrf(client.get("/login").text)
+        client.post("/login", data={"username": "tech", "password": "pw-pw-pw-pw", "csrf": token})
+        reply = client.get("/test-admin-only?lang=en")
+    assert reply.status_code == 403 and "Your role does not allow this page." in reply.text

@@ -154,6 +154,7 @@ def require_staff(*roles: str) -> Callable[..., auth.StaffUser]:
         user = db.get(auth.StaffUser, user_id) if user_id else None
         if user is None or not user.active:
             raise LoginRequired()
+        db.expunge(user)  # a later rollback must not expire it: error pages still show who is signed in
         request.state.user = user
         if roles and not (set(roles) | {"admin"}) & set(user.roles):
             raise RoleMissing()
