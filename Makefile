@@ -28,8 +28,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy src/tocsin/core src/tocsin/minesafe/model.py src/tocsin/minesafe/site.py src/tocsin/minesafe/codec.py \
-		src/tocsin/minesafe/radio.py src/tocsin/minesafe/accuracy.py src/tocsin/minesafe/simulator.py
+	$(BIN)/mypy src/tocsin/core src/tocsin/minesafe
 
 test-sqlite: install
 	TOCSIN_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -n 2

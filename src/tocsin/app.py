@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from types import ModuleType
 
 from fastapi import FastAPI
 
@@ -23,6 +24,17 @@ def load_desks(names: list[str]) -> list[Desk]:
     if unknown:
         raise ValueError(f"TOCSIN_DESKS: unknown desk(s) {unknown}; known: {sorted(DESKS)}")
     return [import_module(DESKS[n]).desk for n in names]
+
+
+def desk_part(name: str, part: str) -> ModuleType | None:
+    """A desk's optional module (``jobs``, ``demo``, ``cli``), or None when the desk has none."""
+    module_name = DESKS[name].rsplit(".", 1)[0] + f".{part}"
+    try:
+        return import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        return None
 
 
 def create_app(

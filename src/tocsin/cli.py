@@ -83,16 +83,11 @@ def demo(
 
 
 def _add_desk_commands() -> None:
-    from importlib import import_module
+    from tocsin.app import DESKS, desk_part
 
-    for name, module in (("interventions", "tocsin.interventions.cli"), ("minesafe", "tocsin.minesafe.cli")):
-        try:
-            desk_cli = import_module(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
-            continue
-        app.add_typer(desk_cli.app, name=name)
+    for name in DESKS:
+        if (desk_cli := desk_part(name, "cli")) is not None:
+            app.add_typer(desk_cli.app, name=name)
 
 
 @app.command(name="user")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from importlib import import_module
 
 from rich.console import Console
 
-from tocsin.app import DESKS
+from tocsin.app import desk_part
 from tocsin.core.auth import upsert_staff
 from tocsin.core.clock import utc_now
 from tocsin.core.config import Settings
@@ -31,12 +30,8 @@ def load_demo(database: Database, settings: Settings) -> None:
         for username, roles in DEMO_USERS.items():
             upsert_staff(db, username=username, password=DEMO_PASSWORD, roles=roles)
     for name in settings.desks:
-        module_name = DESKS[name].rsplit(".", 1)[0] + ".demo"
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
+        module = desk_part(name, "demo")
+        if module is None:
             continue
         with database.session() as db:
             console.print(f"[green]{name}[/]: {module.load_demo(db, now=utc_now())}")

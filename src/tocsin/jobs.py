@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from importlib import import_module
 
-from tocsin.app import DESKS
+from tocsin.app import desk_part
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
@@ -19,17 +18,7 @@ log = logging.getLogger(__name__)
 
 def desk_jobs(names: list[str]) -> list[Job]:
     """Each enabled desk's ``jobs.JOBS`` list (a desk without jobs has no module)."""
-    found: list[Job] = []
-    for name in names:
-        module_name = DESKS[name].rsplit(".", 1)[0] + ".jobs"
-        try:
-            module = import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue
-        found.extend(module.JOBS)
-    return found
+    return [job for name in names if (module := desk_part(name, "jobs")) for job in module.JOBS]
 
 
 def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Clock = utc_now) -> None:

@@ -2,6 +2,233 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 app = typer.Typer(help="Mine collision-warning desk: radio planner, simulator, replay.", no_args_is_help=True)
+
+
+@app.command()
+def replay(
+    file: str = typer.Argument(..., help="Reports as JSON lines; '-' reads standard input."),
+    site: str | None = typer.Option(None, "--site", help="Site YAML or a zones list."),
+    mode: str = typer.Option("base", help="base: the whole picture; tracker: only what --own hears."),
+    own: str | None = typer.Option(None, help="Tracker id the engine runs on (tracker mode)."),
+) -> None:
+    """Feed reports through the detection engine; alarm events on stdout, a summary on stderr."""
+    import json
+    import sys
+
+    from rich.console import Console
+
+    from tocsin.minesafe.engine import Engine
+    from tocsin.minesafe.replay import Replay, SiteSetup, load_setup
+
+    if mode not in ("base", "tracker") or (mode == "tracker" and own is None):
+        raise typer.BadParameter("--mode is base or tracker; tracker needs --own ID", param_hint="--mode")
+    setup = load_setup(site) if site else SiteSetup()
+    own_key = None if own is None else f"{setup.name}:{own}"
+    engine = Engine(None, setup.zones, mode=mode, own_id=own_key, registry=setup.registry)
+    runner = Replay(engine, site=setup.name)
+    with sys.stdin if file == "-" else open(file, encoding="utf-8", errors="replace") as lines:
+        for event in runner.run(lines):
+            sys.stdout.write(json.dumps(event, ensure_ascii=False) + "\n")
+    Console(stderr=True).print_json(json.dumps(runner.summary(), ensure_ascii=False))
+
+
+if TYPE_CHECKING:
+    from contextlib import ExitStack
+    from pathlib import Path
+    from typing import Any, TextIO
+
+    from tocsin.minesafe.codec import Deduplicator
+    from tocsin.minesafe.model import Report
+    from tocsin.minesafe.simulator import Tick
+    from tocsin.minesafe.site import Site
+
+
+@app.command(name="radio-plan")
+def radio_plan(
+    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    sf: list[int] = typer.Option([7, 8, 9], "--sf", help="Spreading factors (repeat the option)."),
+    bw: list[float] = typer.Option([125.0, 250.0, 500.0], "--bw", help="Bandwidths in kHz (repeat)."),
+    profile: str | None = typer.Option(None, help="Regional profile (EU868 or one in the site file)."),
+    guard_ms: float = typer.Option(5.0, help="Guard time after every packet, ms."),
+    plot: str | None = typer.Option(None, "--plot", help="Write a PNG plot here."),
+    csv_file: str | None = typer.Option(None, "--csv", help="Write the table as CSV here."),
+) -> None:
+    """Time on air, channel occupancy and duty cycle of the source's plans A, B and C."""
+    from tocsin.minesafe import radio
+    from tocsin.minesafe.accuracy import write_csv
+    from tocsin.minesafe.site import load_example_site, load_site
+
+    site = load_site(site_file) if site_file else load_example_site()
+    known = radio.profiles(site.radio)
+    name = profile or site.radio.get("profile", radio.EU868.name)
+    if name not in known:
+        known_names = ", ".join(known)
+        raise typer.BadParameter(f"unknown profile {name!r}; known: {known_names}", param_hint="--profile")
+    try:
+        rows = radio.plan_table(
+            sfs=tuple(sf),
+            bws_hz=tuple(b * 1e3 for b in bw),
+            profile=known[name],
+            trackers=len(site.trackers),
+            stations=len(site.masts),
+            guard_s=guard_ms / 1e3,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    _print_plan(rows, title=f"{site.name}: {len(site.trackers)} trackers, {len(site.masts)} masts, {name}")
+    if plot:
+        radio.write_plot(rows, plot)
+    if csv_file:
+        write_csv(rows, csv_file)
+
+
+def _print_plan(rows: list[dict[str, Any]], *, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    headers = (
+        "plan",
+        "SF",
+        "BW kHz",
+        "band (duty)",
+        "bits/cycle (source)",
+        "tracker ms",
+        "station ms",
+        "air ms/s",
+        "busy %",
+        "tracker duty %",
+        "station duty %",
+        "1 Hz",
+        "max @1 Hz",
+        "min interval s",
+    )
+    for header in headers:
+        table.add_column(header, justify="left" if header in ("plan", "band (duty)") else "right")
+    for r in rows:
+        table.add_row(
+            r["plan"],
+            str(r["sf"]),
+            f"{r['bw_khz']:g}",
+            f"{r['band']} ({r['duty_limit_pct']:g} %)",
+            f"{r['bits_per_cycle']} ({r['source_bits']})",
+            f"{r['tracker_toa_ms']:.1f}",
+            f"{r['station_toa_ms']:.1f}",
+            f"{r['airtime_ms']:.0f}",
+            f"{r['occupancy_pct']:.0f}",
+            f"{r['tracker_duty_pct']:.2f}",
+            f"{r['station_duty_pct']:.2f}",
+            "[green]yes[/]" if r["fits_1hz"] else "[red]no[/]",
+            str(r["max_trackers_1hz"]),
+            f"{r['min_interval_s']:.2f}",
+        )
+    Console().print(table)
+
+
+@app.command()
+def simulate(
+    minutes: float = typer.Option(10.0, min=0.0, help="Simulated time."),
+    seed: int = typer.Option(0, help="Same seed, same run."),
+    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    out: str | None = typer.Option(
+        None, help="Directory for packets.jsonl, truth.jsonl, compliance.csv; '-' writes packets to stdout."
+    ),
+    reports: str | None = typer.Option(None, help="Decoded reports in the replay format; '-' for stdout."),
+    loss: float = typer.Option(0.05, min=0.0, max=1.0, help="Packet loss per tracker–mast link."),
+) -> None:
+    """Run the quarry simulator: radio packets per mast, truth log, decoded reports."""
+    import sys
+    from contextlib import ExitStack
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from tocsin.minesafe.codec import Deduplicator
+    from tocsin.minesafe.simulator import SimConfig
+    from tocsin.minesafe.simulator import simulate as run
+    from tocsin.minesafe.site import load_example_site, load_site
+
+    if out is None and reports is None:
+        raise typer.BadParameter("give --out DIR|- and/or --reports FILE|-", param_hint="--out")
+    if out == "-" and reports == "-":
+        raise typer.BadParameter("only one of --out and --reports can be '-'", param_hint="--reports")
+    site = load_site(site_file) if site_file else load_example_site()
+    seconds = minutes * 60
+    with (
+        ExitStack() as files,
+        Progress(console=Console(stderr=True), transient=True, disable=seconds < 300) as progress,
+    ):
+        sinks = _simulation_sinks(files, out, reports, sys.stdout, Path)
+        task = progress.add_task("simulating", total=seconds)
+        recorder = _AccuracyRecorder()
+        seen = Deduplicator()
+        for tick in run(site, SimConfig(seed=seed, loss=loss), seconds):
+            _write_tick(tick, site, seen, sinks, recorder)
+            progress.update(task, completed=tick.t)
+    if out not in (None, "-"):
+        recorder.write(Path(out) / "compliance.csv")
+
+
+def _simulation_sinks(
+    files: ExitStack, out: str | None, reports: str | None, stdout: TextIO, path_type: type[Path]
+) -> dict[str, TextIO]:
+    """Open the output streams the options ask for (packets, truth, reports)."""
+    sinks = {}
+    if out == "-":
+        sinks["packets"] = stdout
+    elif out is not None:
+        folder = path_type(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        sinks["packets"] = files.enter_context((folder / "packets.jsonl").open("w", encoding="utf-8"))
+        sinks["truth"] = files.enter_context((folder / "truth.jsonl").open("w", encoding="utf-8"))
+    if reports == "-":
+        sinks["reports"] = stdout
+    elif reports is not None:
+        sinks["reports"] = files.enter_context(path_type(reports).open("w", encoding="utf-8"))
+    return sinks
+
+
+def _write_tick(
+    tick: Tick, site: Site, seen: Deduplicator, sinks: dict[str, TextIO], recorder: _AccuracyRecorder
+) -> None:
+    import json
+
+    from tocsin.minesafe.simulator import packet_record, replay_record, reports_of_tick, truth_record
+
+    if "packets" in sinks:
+        sinks["packets"].writelines(json.dumps(packet_record(p)) + "\n" for p in tick.packets)
+    if "truth" in sinks:
+        sinks["truth"].writelines(json.dumps(truth_record(r), ensure_ascii=False) + "\n" for r in tick.truth)
+    decoded = reports_of_tick(tick, site, seen)
+    recorder.add(tick, decoded)
+    if "reports" in sinks:
+        sinks["reports"].writelines(json.dumps(replay_record(r)) + "\n" for r in decoded)
+
+
+class _AccuracyRecorder:
+    """Decoded positions against truth, for the item 597 compliance table of a run."""
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+        self.fixes: list[tuple[float, float]] = []
+        self.truth: list[tuple[float, float]] = []
+
+    def add(self, tick: Tick, decoded: list[Report]) -> None:
+        where = {record.id: record for record in tick.truth}
+        for report in decoded:
+            true = where[int(report.tracker.rpartition(":")[2])]
+            self.kinds.append(true.kind)
+            self.fixes.append((report.x, report.y))
+            self.truth.append((true.x, true.y))
+
+    def write(self, path: Path) -> None:
+        from tocsin.minesafe.accuracy import compliance_report, write_csv
+
+        if self.kinds:
+            write_csv(compliance_report(kinds=self.kinds, fixes=self.fixes, truth=self.truth), path)
