@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-
 from argon2 import PasswordHasher
+from sqlalchemy import text
 
 from tocsin.core import auth
 from tocsin.core.clock import FixedClock
 from tocsin.core.config import Settings
 from tocsin.core.db import Base, Database
 from tocsin.core.migrate import upgrade
+
+pytest_plugins = ["tests.interventions.browser_support", "tests.interventions.do_fixtures"]
 
 # argon2id at its cheapest for tests: hashing is exercised, seconds per test are not spent on it.
 auth.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

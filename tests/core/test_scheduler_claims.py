@@ -23,6 +23,10 @@ def test_a_failing_job_is_reported_and_does_not_stop_the_others(database, clock)
     def broken(db, now):
         raise RuntimeError("boom")
 
-    done = run_due(database, [Job("test.broken", 60, broken), Job("test.fine", 60, lambda db, now: "ok")],
-                   now=clock(), owner="a")
+    done = run_due(
+        database,
+        [Job("test.broken", 60, broken), Job("test.fine", 60, lambda db, now: "ok")],
+        now=clock(),
+        owner="a",
+    )
     assert done == ["test.broken: failed: RuntimeError: boom", "test.fine: ok"]

@@ -23,8 +23,11 @@ def csrf(page: str) -> str:
 
 def test_sign_in_with_the_right_password(web, database):
     token = csrf(web.get("/login").text)
-    reply = web.post("/login", data={"username": "marie", "password": "correct horse", "csrf": token, "next": "/"},
-                     follow_redirects=False)
+    reply = web.post(
+        "/login",
+        data={"username": "marie", "password": "correct horse", "csrf": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert reply.status_code == 303 and reply.headers["location"] == "/"
     assert "marie" in web.get("/").text
     with database.session() as db:
@@ -53,8 +56,11 @@ def test_a_post_without_the_csrf_token_is_refused(web):
 
 def test_next_cannot_send_a_user_to_another_site(web):
     token = csrf(web.get("/login").text)
-    reply = web.post("/login", data={"username": "marie", "password": "correct horse", "csrf": token,
-                                     "next": "//evil.example/"}, follow_redirects=False)
+    reply = web.post(
+        "/login",
+        data={"username": "marie", "password": "correct horse", "csrf": token, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
     assert reply.headers["location"] == "/"
 
 

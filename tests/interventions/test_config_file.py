@@ -25,12 +25,17 @@ def test_the_spec_example_loads(database, clock):
         assert db.get(PM, "FI-12345-0001").oc_codes == ["OCBB", "OCCC"]
         assert db.get(Partner, "OCBB").url == "http://127.0.0.1:9/v1"
         scopes = {c.client_id: c.scopes for c in db.scalars(select(ApiClient))}
-    assert scopes == {"ocbb": ["write:clients", "write:interventions"], "occc": ["write:clients"],
-                      "doxx": ["write:interventions"]}
+    assert scopes == {
+        "ocbb": ["write:clients", "write:interventions"],
+        "occc": ["write:clients"],
+        "doxx": ["write:interventions"],
+    }
 
 
 def test_lower_case_code_is_named(database):
-    assert any(p.startswith("self.code:") for p in problems({**OI_CONFIG, "self": {"code": "oiaa", "roles": ["OI"]}}))
+    assert any(
+        p.startswith("self.code:") for p in problems({**OI_CONFIG, "self": {"code": "oiaa", "roles": ["OI"]}})
+    )
 
 
 def test_unknown_role_and_unknown_key_are_named():

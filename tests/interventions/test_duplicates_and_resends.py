@@ -1,4 +1,4 @@
-"""Rules 2–4: one OI reference per DO reference; duplicates change nothing; modified re-sends update and re-forward."""
+"""Rules 2–4: one OI reference per DO reference; duplicates change nothing; modified re-sends re-forward."""
 
 from tests.interventions.conftest import m1, m3
 from tests.interventions.helpers import interventions, outbound, outbound_payloads, outcomes

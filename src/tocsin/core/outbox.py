@@ -203,7 +203,9 @@ class TokenSource:
         data = {"grant_type": "client_credentials"}
         if credential.scope:
             data["scope"] = credential.scope
-        reply = self.http.post(credential.token_url, data=data, auth=(credential.client_id, credential.client_secret))
+        reply = self.http.post(
+            credential.token_url, data=data, auth=(credential.client_id, credential.client_secret)
+        )
         reply.raise_for_status()
         body = reply.json()
         life = float(body.get("expires_in", 300))

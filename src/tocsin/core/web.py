@@ -78,7 +78,7 @@ class Shell:
                 self.catalogs.gettext(lang, text).format(**kw) if kw else self.catalogs.gettext(lang, text)
             ),
             lang=lang,
-            languages={k: LANGUAGES[k] for k in self.catalogs.languages},
+            languages={k: LANGUAGES[k] for k in self.languages_for(request)},
             user=user,
             csrf=csrf_token(request),
             nav=self.nav_for(user),
@@ -86,6 +86,13 @@ class Shell:
             **context,
         )
         return HTMLResponse(page, status_code=status_code)
+
+    def languages_for(self, request: Request) -> list[str]:
+        """The languages offered on this page: its desk's (and English), or every one on shell pages."""
+        first = request.url.path.strip("/").split("/")[0]
+        desk = next((d for d in self.desks if d.name == first), None)
+        wanted = set(desk.languages) | {"en"} if desk else set(self.catalogs.languages)
+        return [lang for lang in self.catalogs.languages if lang in wanted]
 
     def current_user(self, request: Request) -> auth.StaffUser | None:
         """The signed-in staff user, if any (already loaded by ``require_staff`` on protected pages)."""

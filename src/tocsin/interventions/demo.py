@@ -20,9 +20,7 @@ PARIS = ZoneInfo("Europe/Paris")
 def load_demo(db: Session, *, now: datetime) -> str:
     """Load the demo configuration and replay a morning of declarations, KOs and impacts."""
     apply_config(db, read_config(CONFIG), now=now, actor="demo")
-    start = now.astimezone(PARIS).replace(hour=8, minute=0, second=0, microsecond=0)
-    if start > now:
-        start -= timedelta(days=1)
+    start = (now - timedelta(hours=9)).astimezone(PARIS).replace(minute=0, second=0, microsecond=0)
     refs = [_declare(db, start, n, now) for n in range(12)]
     _impacts(db, refs[1], start, now)
     return f"{len(refs)} interventions"

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 from tocsin.core import outbox
 from tocsin.core.audit import AuditEvent
 from tocsin.core.scheduler import Job
+from tocsin.interventions import outages
 from tocsin.interventions.config import current
+from tocsin.interventions.declarations import close_expired_rejections
 from tocsin.interventions.models import (
     Declaration,
     InboundMessage,
@@ -67,4 +69,6 @@ def _delete(db: Session, model: type, *conditions: object) -> int:
 JOBS = [
     Job("interventions.close_old_rejections", 600, close_old_rejections),
     Job("interventions.purge_expired", 3600, purge_expired),
+    Job("interventions.send_due_m5", 60, outages.send_due_m5),
+    Job("interventions.close_expired_declarations", 600, close_expired_rejections),
 ]

@@ -2,8 +2,10 @@
 
 Pure computation, no I/O. The same code runs on a base station ("base" mode, the whole picture) and on a
 tracker ("tracker" mode, only what that tracker hears, only alarms that involve it). Each report is checked
-against its neighbours only, found through a uniform grid that is updated incrementally; the geometry of a
-report against its neighbours is vectorised with numpy.
+against its neighbours only, found through a uniform grid that is updated incrementally. A handful of
+neighbours (a real quarry) is checked with plain Python floats, which beat numpy's per-call overhead below a
+few dozen elements; a crowded window gets one numpy pass that keeps only the pairs passing close, and those
+are then checked exactly as the small case is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ KMH = 1 / 3.6
 
 # Pedestrians first (the source's first worry is people run over by trucks they cannot be seen from).
 TYPE_PRIORITY = {"sos": 0, "run_over": 1, "zone_entry": 2, "collision": 3, "zone_approach": 4, "overspeed": 5}
+# Up to this many candidates a plain Python loop is cheaper than a numpy pass (measured: bench/minesafe.py).
+SMALL_WINDOW = 40
 
 
 def _by_kind(**values: float) -> dict[str, float]:
@@ -151,6 +155,12 @@ class _Track:
     zones: dict[str, int] = field(default_factory=dict)
     overspeed: dict[str, float] = field(default_factory=dict)
     overspeed_raised: set[str] = field(default_factory=set)
+    # Derived values cached on the track so the pair check reads attributes, not arrays or dicts.
+    person: bool = False
+    vx: float = 0.0
+    vy: float = 0.0
+    radius_key: tuple[float, float] = (math.nan, math.nan)
+    radius: float = 0.0
 
 
 @dataclass(slots=True)
@@ -185,14 +195,11 @@ class _ZoneShape:
 class Engine:
     """Collision and run-over warning for one or many sites (trackers are keyed by a unique id)."""
 
-    # Per-slot arrays read by the vectorised pair check, (re)allocated by ``_alloc``.
-    _x: np.ndarray
-    _y: np.ndarray
-    _t: np.ndarray
+    # Per-slot state read by the vectorised checks, (re)allocated by ``_alloc``: one complex row per
+    # tracker (position x + iy, velocity vx + ivy, time) so a crowded window is gathered in one call and
+    # its 2-D geometry takes half the numpy calls; speed and "is a vehicle" beside it.
+    _state: np.ndarray
     _s: np.ndarray
-    _vx: np.ndarray
-    _vy: np.ndarray
-    _dec: np.ndarray
     _veh: np.ndarray
 
     def __init__(
@@ -219,6 +226,11 @@ class Engine:
         self._tracks: dict[str, _Track] = {}
         self._by_slot: list[_Track] = []
         self._grid: dict[tuple[str, int, int], set[int]] = {}
+        # Each cell's members as arrays (all, vehicles only), rebuilt when the cell's membership changes.
+        self._cell_arrays: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # A pair is looked at closely only when it passes (or is) within this distance.
+        cfg = self.config
+        self._near = max(cfg.warning_r0 * cfg.exit_factor, cfg.aboard_exit_radius)
         self._pairs: dict[tuple[int, int], _Pair] = {}
         self._min_decel = math.inf
         self._alloc(256)
@@ -241,7 +253,7 @@ class Engine:
         if report.button is True:
             events += self._press_button(track)
         events += self._check_zones(track)
-        return sorted(events, key=_priority)
+        return sorted(events, key=_priority) if len(events) > 1 else events
 
     def tick(self, now: float) -> list[AlarmEvent]:
         """Advance the clock; raises silent-tracker alarms."""
@@ -300,7 +312,7 @@ class Engine:
     def _reject_reason(self, report: Report) -> str | None:
         """Why a report cannot be used, or None."""
         try:
-            kind = Kind(report.kind)
+            kind = report.kind if type(report.kind) is Kind else Kind(report.kind)
             values = (float(report.t), float(report.x), float(report.y), float(report.speed))
         except (TypeError, ValueError):
             return "bad_value"
@@ -375,8 +387,8 @@ class Engine:
 
     def _new_track(self, report: Report) -> _Track:
         slot = len(self._by_slot)
-        if slot >= len(self._x):
-            self._alloc(2 * len(self._x))
+        if slot >= len(self._s):
+            self._alloc(2 * len(self._s))
         cell = self._cell(report.site, report.x, report.y)
         track = _Track(
             slot,
@@ -389,13 +401,14 @@ class Engine:
             float(report.t),
             cell,
         )
+        track.person = track.kind.is_person
         self._tracks[report.tracker] = track
         self._by_slot.append(track)
+        self._veh[slot] = not track.person
         self._grid.setdefault(cell, set()).add(slot)
-        self._veh[slot] = not track.kind.is_person
-        if not track.kind.is_person:
+        self._cell_arrays.pop(cell, None)
+        if not track.person:
             self._min_decel = min(self._min_decel, self.config.decel[track.kind.value])
-        self._dec[slot] = self.config.decel[track.kind.value]
         return track
 
     def _heading(self, track: _Track, report: Report) -> float | None:
@@ -412,9 +425,10 @@ class Engine:
         return track.heading
 
     def _store(self, track: _Track) -> None:
-        s = track.slot
-        self._x[s], self._y[s], self._t[s], self._s[s] = track.x, track.y, track.t, track.speed
-        self._vx[s], self._vy[s] = self._velocity(track)
+        track.vx, track.vy = self._velocity(track)
+        slot = track.slot
+        self._state[slot] = (complex(track.x, track.y), complex(track.vx, track.vy), track.t)
+        self._s[slot] = track.speed
 
     def _velocity(self, track: _Track) -> tuple[float, float]:
         """Velocity vector; zero when standing or when the heading is still unknown (first fix)."""
@@ -424,25 +438,14 @@ class Engine:
         return track.speed * math.sin(h), track.speed * math.cos(h)
 
     def _alloc(self, size: int) -> None:
-        """(Re)allocate the per-slot arrays the vectorised pair check reads."""
-
-        def grow(old: np.ndarray | None, dtype: type) -> np.ndarray:
-            new: np.ndarray = np.zeros(size, dtype=dtype)
-            if old is not None:
-                new[: len(old)] = old
-            return new
-
-        for name, dtype in (
-            ("_x", float),
-            ("_y", float),
-            ("_t", float),
-            ("_s", float),
-            ("_vx", float),
-            ("_vy", float),
-            ("_dec", float),
-            ("_veh", bool),
-        ):
-            setattr(self, name, grow(getattr(self, name, None), dtype))
+        """(Re)allocate the per-slot arrays the vectorised checks read, keeping what they hold."""
+        state = np.zeros((size, 3), dtype=complex)
+        speed = np.zeros(size)
+        veh = np.zeros(size, dtype=bool)
+        if hasattr(self, "_state"):
+            used = len(self._s)
+            state[:used], speed[:used], veh[:used] = self._state, self._s, self._veh
+        self._state, self._s, self._veh = state, speed, veh
 
     # ----------------------------------------------------------------------------------------- grid
     def _cell(self, site: str, x: float, y: float) -> tuple[str, int, int]:
@@ -453,22 +456,38 @@ class Engine:
         if cell != track.cell:
             members = self._grid[track.cell]
             members.discard(track.slot)
+            self._cell_arrays.pop(track.cell, None)
             if not members:
                 del self._grid[track.cell]
             self._grid.setdefault(cell, set()).add(track.slot)
+            self._cell_arrays.pop(cell, None)
             track.cell = cell
 
-    def _neighbours(self, track: _Track, radius: float) -> list[int]:
+    def _window(self, track: _Track, radius: float) -> list[tuple[tuple[str, int, int], set[int]]]:
+        """Occupied cells (and their members) of the square of cells reaching ``radius`` from the track's."""
         site, cx, cy = track.cell
         span = int(math.ceil(radius / self.config.cell_m))
-        found: list[int] = []
         grid = self._grid
+        found = []
         for i in range(cx - span, cx + span + 1):
             for j in range(cy - span, cy + span + 1):
-                members = grid.get((site, i, j))
+                cell = (site, i, j)
+                members = grid.get(cell)
                 if members:
-                    found.extend(members)
+                    found.append((cell, members))
         return found
+
+    def _neighbours(self, track: _Track, radius: float) -> list[int]:
+        return [slot for _, members in self._window(track, radius) for slot in members]
+
+    def _cell_slots(self, cell: tuple[str, int, int], vehicles_only: bool) -> np.ndarray:
+        """A cell's members as an array in the set's order (vehicles only for a person's search)."""
+        cached = self._cell_arrays.get(cell)
+        if cached is None:
+            members = self._grid[cell]
+            every = np.fromiter(members, dtype=np.intp, count=len(members))
+            cached = self._cell_arrays[cell] = (every, every[self._veh[every]])
+        return cached[1] if vehicles_only else cached[0]
 
     def _search_radius(self, speed: float) -> float:
         """How far a pair can be and still alarm, given the faster party moves at ``speed``.
@@ -485,62 +504,106 @@ class Engine:
         reach = max(horizon * 2 * speed, cfg.warning_scale * stop_d)
         return min(cfg.warning_r0 * f + reach, cfg.search_max_m)
 
-    # ---------------------------------------------------------------------------------------- pairs
-    def _candidates(self, track: _Track) -> tuple[np.ndarray, np.ndarray]:
-        """Slots to check and which of them are partners (always checked, so their pairs can clear)."""
-        if self.mode == "tracker" and track.tracker != self.own_id:
-            own = self._tracks.get(self.own_id or "")
-            slots = [own.slot] if own is not None and own.site == track.site else []
-        else:
-            slots = self._neighbours(track, self._search_radius(track.speed))
-        partners = track.partners
-        if partners:
-            slots = [s for s in slots if s not in partners]
-            slots.extend(partners)
-        cand = np.fromiter(slots, dtype=np.intp, count=len(slots))
-        is_partner = np.zeros(len(slots), dtype=bool)
-        if partners:
-            is_partner[len(slots) - len(partners) :] = True
-        keep = cand != track.slot
-        if track.kind.is_person:
-            keep &= self._veh[cand]
-        return cand[keep], is_partner[keep]
+    def _track_radius(self, track: _Track) -> float:
+        """The track's search radius, recomputed only when its speed or the slowest brakes change."""
+        key = (track.speed, self._min_decel)
+        if track.radius_key != key:
+            track.radius_key, track.radius = key, self._search_radius(track.speed)
+        return track.radius
 
+    # ---------------------------------------------------------------------------------------- pairs
     def _check_pairs(self, track: _Track) -> list[AlarmEvent]:
-        cand, is_partner = self._candidates(track)
-        if cand.size == 0:
-            return []
-        d, cpa, tcpa, dv = self._approach(track, cand)
-        cfg = self.config
-        # Cheap filter first: only pairs that pass (or are) within the widest ring get the level rules.
-        near = max(cfg.warning_r0 * cfg.exit_factor, cfg.aboard_exit_radius)
-        idx = np.flatnonzero((cpa < near) | is_partner)
-        if idx.size == 0:
-            return []
+        """Pair rules: candidates passing close come first (in window order), then every current partner.
+
+        A candidate that is not yet a partner only matters if it enters a level (a new pair); a partner is
+        always re-checked, so its pair can clear.
+        """
+        partners = list(track.partners)
         events: list[AlarmEvent] = []
-        for i in idx.tolist():
-            other = self._by_slot[int(cand[i])]
-            speed, decel = self._pair_vehicle(track, other)
-            di, ci, ti = float(d[i]), float(cpa[i]), float(tcpa[i])
-            level_in = self.level(di, ci, ti, speed, decel, 1.0)
-            level_stay = self.level(di, ci, ti, speed, decel, cfg.exit_factor)
-            if level_stay == NONE and di >= cfg.aboard_exit_radius and not is_partner[i]:
-                continue
-            g = _Geometry(di, ci, ti, float(dv[i]), level_in, level_stay)
-            events += self._update_pair(track, other, g)
+        for other, rel in self._passing_close(track):
+            g = self._geometry(track, other, rel, entry_only=True)
+            if g is not None:
+                events += self._update_pair(track, other, g)
+        for slot in partners:
+            other = self._by_slot[slot]
+            g = self._geometry(track, other, self._relative(track, other))
+            if g is not None:
+                events += self._update_pair(track, other, g)
         return events
 
-    def _approach(self, track: _Track, cand: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Distance, CPA, TCPA and relative speed of ``track`` against every candidate."""
-        cfg = self.config
-        s = track.slot
-        age = np.clip(track.t - self._t[cand], -cfg.max_extrapolate_s, cfg.max_extrapolate_s)
-        ovx, ovy = self._vx[cand], self._vy[cand]
-        rx = self._x[cand] + ovx * age - track.x
-        ry = self._y[cand] + ovy * age - track.y
-        wx, wy = ovx - self._vx[s], ovy - self._vy[s]
-        d, cpa, tcpa = closest_approach(rx, ry, wx, wy)
-        return d, cpa, tcpa, np.hypot(wx, wy)
+    def _passing_close(self, track: _Track) -> list[tuple[_Track, tuple[float, float, float, float]]]:
+        """Candidates (not partners) whose CPA is within the near ring, with their relative geometry."""
+        if self.mode == "tracker" and track.tracker != self.own_id:
+            own = self._tracks.get(self.own_id or "")
+            found = [own] if own is not None and own.site == track.site else []
+        else:
+            window = self._window(track, self._track_radius(track))
+            if sum(len(members) for _, members in window) > SMALL_WINDOW:
+                found = self._crowd_prefilter(track, window)
+            else:
+                found = [self._by_slot[slot] for _, members in window for slot in members]
+        out = []
+        skip, person, near = track.partners, track.person, self._near
+        for other in found:
+            if other is track or (person and other.person) or other.slot in skip:
+                continue
+            rel = self._relative(track, other)
+            if rel[1] < near:
+                out.append((other, rel))
+        return out
+
+    def _crowd_prefilter(self, track: _Track, window: list) -> list[_Track]:
+        """One numpy pass over a crowded window: the candidates that may pass within the near ring.
+
+        A superset of CPA < near (the exact test follows): the line of relative motion passes within it
+        (|r × w| < near·|w|, which CPA < near implies) or the pair is within it now.
+        """
+        cand = np.concatenate([self._cell_slots(cell, track.person) for cell, _ in window])
+        st = self._state[cand]
+        m = self.config.max_extrapolate_s
+        age = track.t - st[:, 2].real
+        np.maximum(age, -m, out=age)
+        np.minimum(age, m, out=age)
+        velocity = st[:, 1]
+        r = velocity * age
+        r += st[:, 0] - complex(track.x, track.y)
+        w = velocity - complex(track.vx, track.vy)
+        w_conj = w.conj()
+        cross = (r * w_conj).imag  # r × w, up to its sign
+        w2 = (w * w_conj).real
+        d2 = (r * r.conj()).real
+        near2 = (self._near + 1e-6) ** 2  # rounding slack: never lose a pair the exact test keeps
+        hit = (cross * cross < near2 * w2) | (d2 < near2)
+        by_slot = self._by_slot
+        return [by_slot[slot] for slot in cand[hit].tolist()]
+
+    def _relative(self, a: _Track, b: _Track) -> tuple[float, float, float, float]:
+        """Distance, CPA, TCPA and relative speed of ``b`` seen from ``a`` (see ``closest_approach``).
+
+        ``b``'s last fix is moved along its velocity to ``a``'s time (at most max_extrapolate_s).
+        """
+        m = self.config.max_extrapolate_s
+        age = a.t - b.t
+        age = -m if age < -m else m if age > m else age
+        rx = b.x + b.vx * age - a.x
+        ry = b.y + b.vy * age - a.y
+        wx, wy = b.vx - a.vx, b.vy - a.vy
+        w2 = wx * wx + wy * wy
+        tcpa = -(rx * wx + ry * wy) / w2 if w2 > 1e-9 else 0.0
+        ahead = tcpa if tcpa > 0.0 else 0.0
+        return math.hypot(rx, ry), math.hypot(rx + wx * ahead, ry + wy * ahead), tcpa, math.hypot(wx, wy)
+
+    def _geometry(
+        self, a: _Track, b: _Track, rel: tuple[float, float, float, float], entry_only: bool = False
+    ) -> _Geometry | None:
+        """The pair's levels at this moment; None when ``entry_only`` and no level is entered."""
+        d, cpa, tcpa, dv = rel
+        speed, decel = self._pair_vehicle(a, b)
+        level_in = self.level(d, cpa, tcpa, speed, decel, 1.0)
+        if entry_only and level_in == NONE:
+            return None
+        level_stay = self.level(d, cpa, tcpa, speed, decel, self.config.exit_factor)
+        return _Geometry(d, cpa, tcpa, dv, level_in, level_stay)
 
     def _pair_vehicle(self, a: _Track, b: _Track) -> tuple[float, float]:
         """Speed and braking of the vehicle whose stopping sets a pair's radii.
@@ -548,8 +611,8 @@ class Engine:
         Person–vehicle: the vehicle. Vehicle–vehicle: the faster speed with the weaker brakes.
         """
         decel = self.config.decel
-        if a.kind.is_person or b.kind.is_person:
-            vehicle = b if a.kind.is_person else a
+        if a.person or b.person:
+            vehicle = b if a.person else a
             return vehicle.speed, decel[vehicle.kind.value]
         return max(a.speed, b.speed), min(decel[a.kind.value], decel[b.kind.value])
 
@@ -777,7 +840,7 @@ class Engine:
         cand = np.array([s for s in self._neighbours(track, radius) if s != track.slot], dtype=np.intp)
         if cand.size == 0:
             return []
-        close = np.hypot(self._x[cand] - track.x, self._y[cand] - track.y) <= radius
+        close = np.abs(self._state[cand, 0] - complex(track.x, track.y)) <= radius
         return sorted(self._by_slot[int(s)].tracker for s in cand[close])
 
     def _battery(self, track: _Track, report: Report) -> list[AlarmEvent]:
@@ -808,7 +871,7 @@ class Engine:
             slots = slots[self._veh[slots]]
         if slots.size == 0:
             return math.inf
-        d = np.hypot(self._x[slots] - track.x, self._y[slots] - track.y) - cfg.warning_r0
+        d = np.abs(self._state[slots, 0] - complex(track.x, track.y)) - cfg.warning_r0
         closing = track.speed + np.maximum(self._s[slots], cfg.start_speed)
         return float(np.min(np.maximum(d, 0.0) / closing))
 
@@ -835,8 +898,7 @@ class Engine:
         if anchor is None or anchor is track or anchor.site != track.site:
             return None
         age = min(max(track.t - anchor.t, 0.0), self.config.max_extrapolate_s)
-        s = anchor.slot
-        return track.x - (anchor.x + self._vx[s] * age), track.y - (anchor.y + self._vy[s] * age)
+        return track.x - (anchor.x + anchor.vx * age), track.y - (anchor.y + anchor.vy * age)
 
     def _zone_distance(self, shape: _ZoneShape, x: float, y: float) -> float:
         """0 inside the polygon, else the distance to it (inf when clearly far: bounding box test)."""

@@ -1,7 +1,7 @@
 """initial schema: core and interventions
 
 Revision ID: 77534c9d6572
-Revises: 
+Revises: (none)
 Create Date: 2026-11-21 08:52:57.088916
 """
 from alembic import op

@@ -1,0 +1,717 @@
+"""Interventions desk benchmark: M1 acceptance, the /ping ceiling and the M2 fan-out delay to 3 OCs,
+measured through real uvicorn servers on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/interventions.py --quick      # under a minute; JSON figures on the last line
+
+Everything runs on this machine: the load generator (httpx, keep-alive), the web server(s), the outbox
+worker, PostgreSQL and the three receiver servers standing in for the OCs all share its cores.
+Every subprocess is killed and the PostgreSQL database dropped at the end, even on Ctrl-C or failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+TOCSIN = str(Path(PYTHON).with_name("tocsin"))
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+SECRET = "bench-secret-bench-secret"
+OCS = ("OCAA", "OCBB", "OCCC")
+OK_BODY = {"Code_Reponse": 0, "Libelle_Reponse": "OK"}
+console = Console(stderr=True)
+
+
+# ---------------------------------------------------------------- processes and databases
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (bind to port 0, read it, let it go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(
+    stack: ExitStack, command: list[str], env: dict[str, str], log: Path, *, pipe: bool = False
+) -> subprocess.Popen:
+    """Start a subprocess in its own process group, stopped (with its children) when ``stack`` closes;
+    ``pipe`` keeps its standard output readable, otherwise it goes to ``log`` with its errors."""
+    out = log.open("wb")
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE if pipe else out,
+        stderr=out,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    stack.callback(out.close)
+    stack.callback(stop, process)
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the process group we started, then SIGKILL it if it is still there after 10 s."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+    except ProcessLookupError:
+        pass
+
+
+def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log if the process dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up in {timeout} s")
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A fresh ``tocsin_bench_<random>`` database, dropped (forcibly) when the block ends."""
+    import psycopg
+
+    name = f"tocsin_bench_{secrets.token_hex(4)}"
+    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://") + "postgres"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url + name
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare(url: str, ports: list[int], pms: int) -> None:
+    """Migrate the schema and load an OI configuration: one DO, three OCs at every PM."""
+    from tocsin.core.db import Database
+    from tocsin.core.migrate import upgrade
+    from tocsin.interventions.config import apply_config, parse_config
+
+    database = Database(url)
+    upgrade(database)
+    with database.session() as db:
+        apply_config(db, parse_config(oi_config(ports, pms)))
+    database.engine.dispose()
+
+
+def oi_config(ports: list[int], pms: int) -> dict[str, Any]:
+    """Our desk as OIAA (role OI), partner DOXX (DO) and OCAA/OCBB/OCCC at each receiver port."""
+    partners: list[dict[str, Any]] = [
+        {"code": "DOXX", "roles": ["DO"], "client_id": "doxx", "client_secret": SECRET}
+    ]
+    for code, port in zip(OCS, ports, strict=True):
+        base = f"http://127.0.0.1:{port}"
+        outbound = {"token_url": f"{base}/oauth/token", "client_id": "oiaa", "client_secret": SECRET}
+        partners.append({"code": code, "roles": ["OC"], "url": f"{base}/v1", "outbound": outbound})
+    return {
+        "self": {"code": "OIAA", "roles": ["OI"]},
+        "partners": partners,
+        "pms": [{"ref": pm_ref(i), "ocs": list(OCS)} for i in range(pms)],
+    }
+
+
+def pm_ref(index: int) -> str:
+    """The reference of the configuration's index-th PM."""
+    return f"FI-BENCH-{index:04d}"
+
+
+def app_env(url: str) -> dict[str, str]:
+    """Environment of the server and worker processes: this database, only the interventions desk."""
+    return {
+        "TOCSIN_DATABASE_URL": url,
+        "TOCSIN_SECRET_KEY": SECRET,
+        "TOCSIN_DESKS": '["interventions"]',
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start_server(stack: ExitStack, url: str, workers: int, logs: Path) -> tuple[str, int, Path]:
+    """``tocsin serve`` as a subprocess (same uvicorn settings: no access log): URL, pid and log."""
+    port = free_port()
+    command = [PYTHON, "-m", "uvicorn", "--factory", "tocsin.app:asgi", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    log = logs / f"server-{port}.log"
+    process = start(stack, command, app_env(url), log)
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{base}/ping", process, log)
+    return base, process.pid, log
+
+
+def start_receivers(stack: ExitStack, logs: Path) -> list[int]:
+    """One subprocess serving the three OCs on three loopback ports; returns the ports."""
+    log = logs / "receivers.log"
+    process = start(stack, [PYTHON, __file__, "--receivers"], {}, log, pipe=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"receivers did not start:\n{log.read_text(errors='replace')}")
+    ports = json.loads(line)
+    wait_until_up(f"http://127.0.0.1:{ports[0]}/_arrivals", process, log)
+    return ports
+
+
+def bearer_token(base: str) -> str:
+    """An access token for DOXX from the server's client-credentials endpoint."""
+    reply = httpx.post(
+        f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=("doxx", SECRET)
+    )
+    reply.raise_for_status()
+    return reply.json()["access_token"]
+
+
+# ---------------------------------------------------------------- the three OC receivers
+
+
+def receivers_main() -> None:
+    """Serve the three OCs from one process: answer R M2 OK and note when each message arrived."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    arrivals: list[list[Any]] = []
+
+    async def announcement(request: Request) -> JSONResponse:
+        body = await request.json()
+        kind = "M4" if "Fin_Inter" in body else "M2"
+        port = request.scope["server"][1]
+        arrivals.append([port, body.get("Ref_Interv_OI"), kind, time.time()])
+        return JSONResponse(OK_BODY)
+
+    async def token(_: Request) -> JSONResponse:
+        return JSONResponse({"access_token": "bench", "token_type": "Bearer", "expires_in": 3600})
+
+    async def listing(_: Request) -> JSONResponse:
+        return JSONResponse(arrivals)
+
+    async def reset(_: Request) -> JSONResponse:
+        arrivals.clear()
+        return JSONResponse([])
+
+    app = Starlette(
+        routes=[
+            Route("/v1/intervention_OI", announcement, methods=["POST"]),
+            Route("/oauth/token", token, methods=["POST"]),
+            Route("/_arrivals", listing),
+            Route("/_reset", reset, methods=["POST"]),
+        ]
+    )
+    sockets = []
+    for _ in OCS:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sockets.append(sock)
+    print(json.dumps([s.getsockname()[1] for s in sockets]), flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+# ---------------------------------------------------------------- load generation
+
+
+@dataclass
+class Phase:
+    """What one load phase measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    ok: int = 0
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    answers: dict[str, float] = field(default_factory=dict)
+    window: float = 0.0
+
+    def failed(self, kind: str) -> None:
+        """Count a failed request under what went wrong (exception class or HTTP status and body)."""
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    def figures(self) -> dict[str, Any]:
+        """Throughput and latency of the requests that finished in the measured window."""
+        return {
+            "requests": len(self.latencies),
+            "rps": round(len(self.latencies) / self.window, 1) if self.window else 0.0,
+            "p50_ms": percentile(self.latencies, 0.50),
+            "p99_ms": percentile(self.latencies, 0.99),
+            "errors": self.errors,
+            **({"error_kinds": self.error_kinds} if self.errors else {}),
+        }
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile, in milliseconds with one decimal."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 1)
+
+
+def m1_body(ref_do: str, index: int, pms: int) -> bytes:
+    """An M1 from DOXX for a distinct Ref_Interv_DO, spread over the configured PMs."""
+    body = {
+        "Code_DO": "DOXX",
+        "Code_OI": "OIAA",
+        "Ref_Interv_DO": ref_do,
+        "PM": pm_ref(index % pms),
+        "Nature_PBO_PTO": [{"nature": 1, "PBO": "PT0012345", "PTO": "FI-1234-5678"}],
+        "Debut_Inter": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return json.dumps(body).encode()
+
+
+async def drive(
+    base: str,
+    send: Callable[[httpx.AsyncClient, int], Any],
+    *,
+    clients: int,
+    warmup: float,
+    duration: float,
+    rate: float | None = None,
+) -> Phase:
+    """``clients`` keep-alive connections sending as fast as answers come (or paced at ``rate``/s);
+    only requests that finish after the warm-up count."""
+    phase = Phase()
+    counter = itertools.count()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+        began = time.perf_counter()
+        measure_from, end = began + warmup, began + warmup + duration
+
+        async def client() -> None:
+            while True:
+                index = next(counter)
+                if rate is not None:
+                    await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
+                sent = time.perf_counter()
+                if sent >= end:
+                    return
+                try:
+                    reply = await send(http, index)
+                except httpx.HTTPError as error:
+                    phase.failed(type(error).__name__)
+                    continue
+                done = time.perf_counter()
+                if reply.status_code != 200:
+                    phase.failed(f"HTTP {reply.status_code}: {reply.text[:120]}")
+                    continue
+                phase.ok += 1
+                if reply.headers.get("content-type", "").startswith("application/json"):
+                    ref_oi = reply.json().get("Ref_Interv_OI")
+                    if ref_oi:
+                        phase.answers[ref_oi] = time.time()
+                if done >= measure_from:
+                    phase.latencies.append(done - sent)
+
+        await asyncio.gather(*(client() for _ in range(clients)))
+        phase.window = min(time.perf_counter(), end) - measure_from
+    return phase
+
+
+def ping_sender() -> Callable[[httpx.AsyncClient, int], Any]:
+    """The constant endpoint: what the framework alone costs."""
+    return lambda http, _: http.get("/ping")
+
+
+def m1_sender(token: str, tag: str, pms: int) -> Callable[[httpx.AsyncClient, int], Any]:
+    """M1s whose Ref_Interv_DO is ``tag``-index, so each one creates an intervention."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def send(http: httpx.AsyncClient, index: int) -> Any:
+        body = m1_body(f"{tag}-{index}", index, pms)
+        return http.post("/v1/intervention_DO", content=body, headers=headers)
+
+    return send
+
+
+def run_load(base: str, send: Callable[..., Any], **options: Any) -> Phase:
+    """Run one load phase on uvloop (installed with uvicorn[standard]) or plain asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(drive(base, send, **options))
+    return uvloop.run(drive(base, send, **options))
+
+
+# ---------------------------------------------------------------- the measurements
+
+
+def db_counts(url: str) -> dict[str, int]:
+    """Interventions and outbox messages stored, to check every OK answer really created one."""
+    from sqlalchemy import func, select
+
+    from tocsin.core.db import Database
+    from tocsin.core.outbox import OutboxMessage
+    from tocsin.interventions.models import Intervention
+
+    database = Database(url)
+    with database.session() as db:
+        counts = {
+            "interventions": db.scalar(select(func.count()).select_from(Intervention)) or 0,
+            "outbox_messages": db.scalar(select(func.count()).select_from(OutboxMessage)) or 0,
+        }
+    database.engine.dispose()
+    return counts
+
+
+@dataclass
+class Setup:
+    """One server setup under test: engine, database URL, web processes, where logs go."""
+
+    engine: str
+    url: str
+    processes: int
+    logs: Path
+    server_pid: int = 0
+    server_log: Path | None = None
+
+    def cpu(self) -> dict[str, Any]:
+        """CPU seconds used so far by the server processes, our PostgreSQL backends and this process."""
+        server = sum(process_cpu(pid) for pid in [self.server_pid, *descendants(self.server_pid)])
+        backends = {}
+        if self.engine == "postgresql":
+            backends = {pid: process_cpu(pid) for pid in pg_backends(self.url.rsplit("/", 1)[1])}
+        return {"server": server, "postgres": backends, "client": time.process_time()}
+
+
+def cpu_per_request(before: dict[str, Any], after: dict[str, Any], requests: int) -> dict[str, float]:
+    """CPU milliseconds each request cost the server, PostgreSQL and the load generator."""
+    postgres = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
+    spent = {"server": after["server"] - before["server"], "postgres": postgres}
+    spent["client"] = after["client"] - before["client"]
+    return {name: round(seconds * 1000 / max(requests, 1), 2) for name, seconds in spent.items()}
+
+
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Children of a process, their children, and so on (uvicorn's worker processes)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+def pg_backends(database_name: str) -> list[int]:
+    """PostgreSQL backend processes connected to our bench database (found by their title)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database_name} ".encode() in title:
+            pids.append(int(entry.name))
+    return pids
+
+
+def measure(setup: Setup, args: argparse.Namespace, receivers: list[int], rates: list[float]) -> dict:
+    """Start the server, run the acceptance phases, then the fan-out phases at each of ``rates``."""
+    with ExitStack() as stack:
+        base, setup.server_pid, setup.server_log = start_server(stack, setup.url, setup.processes, setup.logs)
+        token = bearer_token(base)
+        rows = [row for clients in args.clients for row in acceptance(setup, base, token, clients, args)]
+        fan = [fan_out(setup, base, token, receivers, rate, args) for rate in rates]
+    return {"acceptance": rows, "fan_out": fan}
+
+
+def acceptance(
+    setup: Setup, base: str, token: str, clients: int, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """GET /ping then M1s with ``clients`` concurrent clients; one result row for each."""
+    timing = {"clients": clients, "warmup": args.warmup, "duration": args.duration}
+    label = f"{setup.engine}, {setup.processes} process(es), {clients} clients"
+    row = {"engine": setup.engine, "processes": setup.processes, "clients": clients}
+    console.log(f"[cyan]GET /ping[/] {label}")
+    ping = {**row, "endpoint": "ping", **metered(setup, base, ping_sender(), timing)[1]}
+    console.log(ping)
+    console.log(f"[cyan]M1[/] {label}")
+    before = db_counts(setup.url)
+    sender = m1_sender(token, f"B{secrets.token_hex(3).upper()}", args.pms)
+    phase, figures = metered(setup, base, sender, timing)
+    m1 = {**row, "endpoint": "M1", **figures, "check": check_stored(phase, before, db_counts(setup.url))}
+    console.log(m1)
+    return [ping, m1]
+
+
+def metered(
+    setup: Setup, base: str, send: Callable[..., Any], timing: dict[str, Any]
+) -> tuple[Phase, dict[str, Any]]:
+    """One load phase, with the CPU it cost per request (warm-up included on both sides)."""
+    before = setup.cpu()
+    phase = run_load(base, send, **timing)
+    figures = phase.figures()
+    figures["cpu_ms_per_request"] = cpu_per_request(before, setup.cpu(), phase.ok + phase.errors)
+    if phase.errors and setup.server_log:
+        figures["server_log_tail"] = setup.server_log.read_text(errors="replace")[-1500:]
+    return phase, figures
+
+
+def check_stored(phase: Phase, before: dict[str, int], after: dict[str, int]) -> dict[str, Any]:
+    """Each OK M1 must have made one intervention and three outbox messages."""
+    created = after["interventions"] - before["interventions"]
+    queued = after["outbox_messages"] - before["outbox_messages"]
+    return {
+        "ok_answers": phase.ok,
+        "interventions_created": created,
+        "outbox_messages_queued": queued,
+        "consistent": created == phase.ok and queued == 3 * phase.ok,
+    }
+
+
+def fan_out(
+    setup: Setup, base: str, token: str, receivers: list[int], rate: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Paced M1s with the outbox worker running; delay = arrival at the OC − M1 answer received."""
+    control = f"http://127.0.0.1:{receivers[0]}"
+    closed = close_backlog(setup.url)
+    httpx.post(f"{control}/_reset").raise_for_status()
+    with ExitStack() as stack:
+        log = setup.logs / f"worker-{setup.engine}-{rate:g}.log"
+        worker = start(stack, [TOCSIN, "worker", "--name", "bench-worker"], app_env(setup.url), log)
+        wait_for_line(log, "worker bench-worker started", worker)
+        console.log(f"[cyan]fan-out[/] {setup.engine}, {rate:g} M1/s for {args.fanout_seconds:g} s")
+        phase = run_load(
+            base,
+            m1_sender(token, f"F{secrets.token_hex(3).upper()}", args.pms),
+            clients=args.fanout_clients,
+            warmup=0.0,
+            duration=args.fanout_seconds,
+            rate=rate,
+        )
+        arrivals = await_arrivals(control, 3 * len(phase.answers), args.drain_seconds, worker, log)
+    figures = {"engine": setup.engine, "rate_target": rate, "backlog_closed": closed}
+    figures.update(fan_out_figures(phase, arrivals, receivers))
+    console.log(figures)
+    return figures
+
+
+def close_backlog(url: str) -> int:
+    """Mark the acceptance phases' undelivered messages closed, so the worker sends only this phase's."""
+    from sqlalchemy import update
+
+    from tocsin.core.db import Database
+    from tocsin.core.outbox import CLOSED, PENDING, OutboxMessage
+
+    database = Database(url)
+    with database.session() as db:
+        result = db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == PENDING)
+            .values(status=CLOSED, finished_at=datetime.now(UTC))
+        )
+    database.engine.dispose()
+    return int(result.rowcount or 0)
+
+
+def wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    """Wait until ``text`` shows in a subprocess's log (the worker says when it is ready)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"{text!r} never came:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{text!r} did not show in {log} within {timeout} s")
+
+
+def await_arrivals(
+    control: str, expected: int, patience: float, worker: subprocess.Popen, log: Path
+) -> list[list[Any]]:
+    """Poll the receivers until every expected M2 arrived (or ``patience`` s), then 0.5 s more
+    so a late duplicate still shows."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log.read_text(errors='replace')[-3000:]}")
+        if len(httpx.get(f"{control}/_arrivals").json()) >= expected:
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return httpx.get(f"{control}/_arrivals").json()
+
+
+def fan_out_figures(phase: Phase, arrivals: list[list[Any]], ports: list[int]) -> dict[str, Any]:
+    """Delivered, missing and duplicated M2s, and the delay percentiles of first arrivals."""
+    first: dict[tuple[int, str], float] = {}
+    duplicates = unexpected = 0
+    for port, ref_oi, kind, at in arrivals:
+        if ref_oi not in phase.answers or kind != "M2" or port not in ports:
+            unexpected += 1
+        elif (port, ref_oi) in first:
+            duplicates += 1
+        else:
+            first[(port, ref_oi)] = at
+    delays = [at - phase.answers[ref_oi] for (_, ref_oi), at in first.items()]
+    expected = 3 * len(phase.answers)
+    return {
+        "m1_sent_ok": phase.ok,
+        "m1_per_second": round(phase.ok / phase.window, 1) if phase.window else 0.0,
+        "m1_errors": phase.errors,
+        "m2_expected": expected,
+        "m2_delivered": len(first),
+        "m2_missing": expected - len(first),
+        "m2_duplicates": duplicates,
+        "unexpected": unexpected,
+        "delay_p50_ms": percentile(delays, 0.50),
+        "delay_p99_ms": percentile(delays, 0.99),
+        "delay_max_ms": percentile(delays, 1.0),
+    }
+
+
+# ---------------------------------------------------------------- the run
+
+
+def machine(pg_url: str | None) -> dict[str, Any]:
+    """The figures' context: cores, CPU, memory, Python, PostgreSQL and SQLite versions."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kb = next((int(ln.split()[1]) for ln in meminfo.splitlines() if ln.startswith("MemTotal")), 0)
+    details: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "ram_gib": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": None,
+    }
+    if pg_url:
+        import psycopg
+
+        dsn = pg_url.replace("postgresql+psycopg://", "postgresql://") + "postgres"
+        with psycopg.connect(dsn) as connection:
+            details["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
+    return details
+
+
+def options(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options, with the phase lengths that --quick shortens."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="Short phases: under a minute in all.")
+    parser.add_argument("--clients", type=int, nargs="+", help="Concurrent clients (several: a sweep).")
+    parser.add_argument("--pms", type=int, default=300, help="PMs in the configuration.")
+    parser.add_argument("--postgres", default=PG_ADMIN_URL, help="Admin URL ending in '/'.")
+    parser.add_argument("--no-postgres", action="store_true", help="SQLite only.")
+    parser.add_argument("--rate", type=float, nargs="+", help="Fan-out phase M1/s (several: one each).")
+    parser.add_argument("--receivers", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.clients = args.clients or ([16] if args.quick else [4, 16, 64])
+    args.rate = args.rate or ([50.0] if args.quick else [50.0, 200.0])
+    args.warmup, args.duration = (0.5, 2.0) if args.quick else (2.0, 10.0)
+    args.fanout_seconds = 2.5 if args.quick else 10.0
+    args.fanout_clients, args.drain_seconds = 16, (8.0 if args.quick else 60.0)
+    args.fanout_sqlite = not args.quick
+    return args
+
+
+def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
+    """SQLite with one process, then PostgreSQL with one process (plus the fan-out) and two."""
+    work = Path(tempfile.mkdtemp(prefix="tocsin_bench_"))
+    stack.callback(shutil.rmtree, work, ignore_errors=True)
+    pg = None if args.no_postgres else args.postgres
+    result: dict[str, Any] = {"machine": machine(pg), "quick": args.quick, "pms": args.pms}
+    result["phase_seconds"] = {
+        "warmup": args.warmup,
+        "measured": args.duration,
+        "fan_out": args.fanout_seconds,
+    }
+    result["load_average_at_start"] = load_average()
+    receivers = start_receivers(stack, work)
+    setups = [(Setup("sqlite", f"sqlite:///{work / 'bench.db'}", 1, work), args.fanout_sqlite or not pg)]
+    if pg:
+        pg_url = stack.enter_context(postgres_database(pg))
+        setups += [
+            (Setup("postgresql", pg_url, 1, work), True),
+            (Setup("postgresql", pg_url, 2, work), False),
+        ]
+    result["acceptance"], result["fan_out"] = [], []
+    for setup, with_fan_out in setups:
+        if setup.processes == 1:
+            console.log(f"[bold]{setup.engine}[/]: migrating and loading the configuration")
+            prepare(setup.url, receivers, args.pms)
+        figures = measure(setup, args, receivers, args.rate if with_fan_out else [])
+        result["acceptance"] += figures["acceptance"]
+        result["fan_out"] += figures["fan_out"]
+    result["load_average_at_end"] = load_average()
+    return result
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    """Run the benchmark (or, with --receivers, be the OC receivers' subprocess)."""
+    args = options()
+    if args.receivers:
+        receivers_main()
+        return
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    started = time.monotonic()
+    try:
+        with ExitStack() as stack:
+            result = run(args, stack)
+    except KeyboardInterrupt:
+        console.log("[red]interrupted[/]: subprocesses stopped, bench database dropped")
+        sys.exit(130)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

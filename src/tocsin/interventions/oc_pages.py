@@ -1,0 +1,238 @@
+"""OC pages: interventions announced to us, the outage feed, and each intervention's M5 preview."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.core import audit
+from tocsin.core.auth import StaffUser
+from tocsin.core.errors import Conflict, NotFound
+from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.interventions import outages
+from tocsin.interventions.config import current
+from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
+
+router = APIRouter(prefix="/interventions/oc", include_in_schema=False)
+M5_STATES = ("none", "sent", "ok", "ko", "failed")
+STAGES = ("started", "ended")
+RECENT_CUTS = 100
+LISTED_PROBLEMS = 200
+
+
+def _config(db: Session) -> DeskConfig | None:
+    try:
+        return current(db)
+    except LookupError:
+        return None
+
+
+def _zone(config: DeskConfig | None) -> ZoneInfo:
+    return ZoneInfo(config.timezone if config else "Europe/Paris")
+
+
+def _local(zone: ZoneInfo) -> Any:
+    """A template helper that shows an instant in local time, to the second."""
+    return lambda value: value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
+
+
+@router.get("/received", response_class=HTMLResponse)
+def received_list(
+    request: Request,
+    day: str = "",
+    pm: str = "",
+    stage: str = "",
+    m5: str = "",
+    user: StaffUser = Depends(require_staff("operator", "viewer")),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Interventions announced by OIs, filtered by local day, PM, stage (M2/M4) and M5 state."""
+    shell, config = shell_of(request), _config(db)
+    zone, errors = _zone(config), []
+    query = select(ReceivedIntervention).order_by(ReceivedIntervention.debut.desc()).limit(500)
+    if day:
+        try:
+            start = datetime.combine(date.fromisoformat(day), time(), tzinfo=zone)
+            query = query.where(
+                ReceivedIntervention.debut >= start, ReceivedIntervention.debut < start + timedelta(days=1)
+            )
+        except ValueError:
+            errors.append(("day", shell.gettext(request, "Enter the date as YYYY-MM-DD.")))
+    if pm.strip():
+        query = query.where(ReceivedIntervention.pm.startswith(pm.strip().upper(), autoescape=True))
+    if stage in STAGES:
+        ended = ReceivedIntervention.fin.is_not(None)
+        query = query.where(ended if stage == "ended" else ~ended)
+    if m5 in M5_STATES:
+        query = query.where(ReceivedIntervention.m5_state == m5)
+    rows = [] if errors else list(db.scalars(query))
+    filters = {"day": day, "pm": pm, "stage": stage, "m5": m5}
+    return shell.render(
+        request,
+        "oc/received.html",
+        status_code=400 if errors else 200,
+        errors=errors,
+        rows=rows,
+        filters=filters,
+        m5_states=M5_STATES,
+        stages=STAGES,
+        config=config,
+        local=_local(zone),
+    )
+
+
+@router.get("/received/{received_id}", response_class=HTMLResponse)
+def m5_preview(
+    request: Request,
+    received_id: int,
+    user: StaffUser = Depends(require_staff("operator", "viewer")),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The M5 of one intervention: customers counted, cuts left out and why, and a send button."""
+    return _preview(request, db, _received(db, received_id), user)
+
+
+@router.post("/received/{received_id}/m5")
+def send_m5(
+    request: Request,
+    received_id: int,
+    user: StaffUser = Depends(require_staff("operator")),
+    _csrf: None = Depends(check_csrf),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Queue the M5 now (first send, or a re-send after a KO or a failed delivery)."""
+    received = _received(db, received_id)
+    try:
+        outages.queue_m5(db=db, received=received, now=shell_of(request).clock(), actor=user.username)
+    except Conflict as error:
+        message = shell_of(request).gettext(request, error.reason)
+        return _preview(request, db, received, user, errors=[("send-m5", message)], status_code=409)
+    return RedirectResponse(f"/interventions/oc/received/{received_id}?queued=1", status_code=303)
+
+
+def _received(db: Session, received_id: int) -> ReceivedIntervention:
+    received = db.get(ReceivedIntervention, received_id)
+    if received is None:
+        raise NotFound("no such intervention", field="received_id")
+    return received
+
+
+def _preview(
+    request: Request,
+    db: Session,
+    received: ReceivedIntervention,
+    user: StaffUser,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    config = _config(db)
+    now = shell_of(request).clock()
+    result = body = refusal = due = None
+    if config is not None:
+        refusal = outages.m5_refusal(db=db, received=received, config=config, now=now)
+        due = outages.m5_due_at(received, config)
+        if received.fin is not None:
+            result = outages.review(db=db, received=received, config=config)
+            body = outages.m5_body(received=received, customers=result.counted, config=config)
+    return shell_of(request).render(
+        request,
+        "oc/preview.html",
+        status_code=status_code,
+        errors=errors or [],
+        received=received,
+        review=result,
+        body=body,
+        refusal=refusal,
+        due=due,
+        config=config,
+        can_send=bool(set(user.roles) & {"operator", "admin"}),
+        queued=request.query_params.get("queued") == "1",
+        local=_local(_zone(config)),
+    )
+
+
+@router.get("/outages", response_class=HTMLResponse)
+def outage_feed(
+    request: Request,
+    user: StaffUser = Depends(require_staff("operator", "viewer")),
+    db: Session = Depends(get_db),
+) -> Response:
+    """The outage feed: upload form and the most recent cuts."""
+    params = request.query_params
+    done = {k: int(params[k]) for k in ("imported", "duplicates") if params.get(k, "").isdigit()}
+    return _feed_page(request, db, user, done=done)
+
+
+@router.post("/outages", response_class=HTMLResponse)
+async def upload_outages(
+    request: Request,
+    file: UploadFile | None = File(None),
+    user: StaffUser = Depends(require_staff("operator")),
+    _csrf: None = Depends(check_csrf),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Import an uploaded CSV, all or nothing; on errors list every bad line and field."""
+    shell = shell_of(request)
+    data = await file.read(outages.MAX_FEED_BYTES + 1) if file is not None else b""
+    if not data:
+        errors = [("file", shell.gettext(request, "Choose a CSV file to upload."))]
+        return _feed_page(request, db, user, errors=errors, status_code=400)
+    now = shell.clock()
+    try:
+        result = outages.import_cuts_csv(db=db, text=outages.decode_upload(data), now=now)
+    except outages.FeedError as error:
+        return _feed_page(request, db, user, problems=error.problems, status_code=400)
+    audit.record(
+        db,
+        at=now,
+        actor=user.username,
+        action="interventions.cuts_imported",
+        object_type="iv_line_cut",
+        object_id="csv",
+        imported=result.imported,
+        duplicates=result.duplicates,
+    )
+    query = urlencode({"imported": result.imported, "duplicates": result.duplicates})
+    return RedirectResponse(f"/interventions/oc/outages?{query}", status_code=303)
+
+
+def _feed_page(
+    request: Request,
+    db: Session,
+    user: StaffUser,
+    *,
+    errors: list[tuple[str, str]] | None = None,
+    problems: list[outages.RowProblem] | None = None,
+    done: dict[str, int] | None = None,
+    status_code: int = 200,
+) -> Response:
+    shell = shell_of(request)
+    errors = list(errors or [])
+    for problem in (problems or [])[:LISTED_PROBLEMS]:
+        text = shell.gettext(request, "Line {line}, field {field}: {reason}")
+        reason = shell.gettext(request, problem.reason)
+        errors.append(("file", text.format(line=problem.line, field=problem.field, reason=reason)))
+    more = len(problems or []) - LISTED_PROBLEMS
+    if more > 0:
+        errors.append(("file", shell.gettext(request, "And {count} more problems.").format(count=more)))
+    cuts = db.scalars(select(LineCut).order_by(LineCut.cut_at.desc(), LineCut.id.desc()).limit(RECENT_CUTS))
+    config = _config(db)
+    return shell.render(
+        request,
+        "oc/outages.html",
+        status_code=status_code,
+        errors=errors,
+        cuts=list(cuts),
+        done=done or {},
+        config=config,
+        can_upload=bool(set(user.roles) & {"operator", "admin"}),
+        local=_local(_zone(config)),
+    )

@@ -1,0 +1,717 @@
+"""Staff pages of the OI role: interventions and their timeline, rejected messages, failed deliveries
+with manual retry, the referential (PMs, partners) and statistics with a chart and CSV exports.
+
+Times are stored in UTC and shown in the desk's time zone (``DeskConfig.timezone``); date filters
+are local days.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
+
+from tocsin.core import audit, auth, outbox
+from tocsin.core.outbox import OutboxMessage
+from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.interventions import stats as desk_stats
+from tocsin.interventions.flows import DESK, PATHS
+from tocsin.interventions.models import (
+    PM,
+    DeskConfig,
+    Impact,
+    ImpactReport,
+    InboundMessage,
+    Intervention,
+    Partner,
+    Rejection,
+)
+
+router = APIRouter(prefix="/interventions/oi", include_in_schema=False)
+
+
+READERS = require_staff("operator", "viewer")
+OPERATORS = require_staff("operator")
+PAGE_SIZE = 50
+MAX_STATS_DAYS = 366
+
+FLAGS = {
+    "hd_in_future": ("HD in the future", "The start (HD) was later than the receipt of M1 or M3."),
+    "hf_in_future": ("HF in the future", "The end (HF) was later than the receipt of M3."),
+    "long_intervention": ("Long intervention", "Between HD and HF the intervention lasted implausibly long."),
+    "late_m1": ("Late M1", "M1 arrived long after the start (HD)."),
+    "m3_before_m1": ("M3 before M1", "The end (M3) came first; M2 and M4 were both sent."),
+    "modified": ("Modified", "The DO re-sent the declaration with other values."),
+    "m1_after_m3": ("M1 after M3", "An M1 arrived after the M3 and was ignored."),
+    "oc_not_present_at_pm": ("OC not at this PM", "The OC that sent the M5 is not present at the PM."),
+    "after_midnight": ("After midnight", "The M5 arrived after midnight of the intervention day."),
+    "before_end": ("Before the end", "The M5 arrived before the intervention ended."),
+    "pto_unknown": ("PTO unknown", "The line's PTO is unknown, so it does not count."),
+    "out_of_window": ("Out of window", "The cut time lies outside [HD, HF], so it does not count."),
+    "worked_on_by_do": ("Line worked on", "The DO worked on this very line, so it does not count."),
+}
+INTERVENTION_FLAGS = ("hd_in_future", "hf_in_future", "long_intervention", "late_m1", "m3_before_m1")
+INTERVENTION_FLAGS += ("modified", "m1_after_m3")
+OUTCOMES = {
+    "created": "created",
+    "duplicate": "duplicate",
+    "modified": "modified",
+    "ignored": "ignored",
+    "completed": "completed",
+    "stored": "stored",
+}
+STATUSES = {
+    outbox.PENDING: "pending",
+    outbox.DELIVERED: "delivered",
+    outbox.REJECTED: "rejected",
+    outbox.FAILED: "failed",
+    outbox.CLOSED: "closed",
+}
+STATS_TABLES = ("summary", "per_day", "per_pm", "per_do", "delay_per_do")
+
+
+class Inputs:
+    """Reads filter and form values, collecting ``(field, translated message)`` for the bad ones."""
+
+    def __init__(self, request: Request, zone: ZoneInfo) -> None:
+        self.request, self.zone = request, zone
+        self.errors: list[tuple[str, str]] = []
+
+    def fail(self, name: str, message: str) -> None:
+        self.errors.append((name, shell_of(self.request).gettext(self.request, message)))
+
+    def day(self, name: str, value: str) -> date | None:
+        """A local day typed as YYYY-MM-DD, or None when empty."""
+        if not value.strip():
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            self.fail(name, "Enter a date as YYYY-MM-DD.")
+            return None
+
+    def moment(self, name: str, value: str, *, required: bool = False) -> datetime | None:
+        """A local date and time typed as YYYY-MM-DDTHH:MM, returned in UTC."""
+        if not value.strip():
+            if required:
+                self.fail(name, "Enter a date and time.")
+            return None
+        try:
+            local = datetime.fromisoformat(value.strip())
+        except ValueError:
+            self.fail(name, "Enter a date and time as YYYY-MM-DD HH:MM.")
+            return None
+        if local.tzinfo is not None:
+            return local
+        return local.replace(tzinfo=self.zone)
+
+    def choice(self, name: str, value: str, allowed: Any, message: str) -> str:
+        """An optional value that must be one of ``allowed``."""
+        if value and value not in allowed:
+            self.fail(name, message)
+            return ""
+        return value
+
+    def order(self, first: str, since: Any, until: Any) -> None:
+        if since is not None and until is not None and until < since:
+            self.fail(first, "The end of the period is before its start.")
+
+
+def desk_zone(request: Request, db: Session) -> ZoneInfo:
+    """The desk's configured time zone, or the settings' one before a configuration is loaded."""
+    config = db.get(DeskConfig, 1)
+    return ZoneInfo(config.timezone if config else shell_of(request).settings.timezone)
+
+
+def local_day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=zone)
+
+
+def formatters(zone: ZoneInfo) -> dict[str, Any]:
+    """Template helpers showing UTC instants in local time."""
+
+    def local(moment: datetime | None, seconds: bool = False) -> str:
+        if moment is None:
+            return ""
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+    def local_input(moment: datetime | None) -> str:
+        return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+    return {"local": local, "local_input": local_input, "zone": zone.key, "FLAGS": FLAGS}
+
+
+def page_number(value: str) -> int:
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+@dataclass
+class Pager:
+    """Which slice of a filtered list is shown, and the links to its neighbours."""
+
+    number: int
+    total: int
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * PAGE_SIZE
+
+    def link(self, number: int) -> str:
+        wanted = {k: v for k, v in self.filters.items() if v}
+        return "?" + urlencode({**wanted, "page": number})
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return shell_of(request).render(request, template, status_code=status_code, **context)
+
+
+# Interventions list
+
+
+@router.get("/interventions", response_class=HTMLResponse)
+def interventions_list(
+    request: Request,
+    pm: str = "",
+    since: str = "",
+    until: str = "",
+    do: str = "",
+    status: str = "",
+    flag: str = "",
+    page: str = "1",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Interventions, newest start first, filtered by PM, local days, DO, status and flag."""
+    zone = desk_zone(request, db)
+    inputs = Inputs(request, zone)
+    first, last = inputs.day("since", since), inputs.day("until", until)
+    inputs.order("until", first, last)
+    status = inputs.choice("status", status, ("started", "ended"), "Choose started or ended.")
+    flag = inputs.choice("flag", flag, INTERVENTION_FLAGS, "Choose a flag from the list.")
+    query = select(Intervention)
+    if pm:
+        query = query.where(Intervention.pm == pm.strip())
+    if do:
+        query = query.where(Intervention.code_do == do.strip().upper())
+    if first:
+        query = query.where(Intervention.debut >= local_day_start(first, zone))
+    if last:
+        query = query.where(Intervention.debut < local_day_start(last + timedelta(days=1), zone))
+    if status:
+        query = query.where(
+            Intervention.fin.is_(None) if status == "started" else Intervention.fin.is_not(None)
+        )
+    if flag:
+        query = query.where(cast(Intervention.flags, String).like(f'%"{flag}"%'))
+    filters = {"pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pager = Pager(page_number(page), total, filters)
+    rows = [] if inputs.errors else _list_rows(db, query, pager)
+    return render(
+        request,
+        "oi/interventions.html",
+        status_code=400 if inputs.errors else 200,
+        errors=inputs.errors,
+        rows=rows,
+        pager=pager,
+        filters=filters,
+        pms=list(db.scalars(select(PM.ref).order_by(PM.ref))),
+        dos=_do_codes(db),
+        flag_choices=INTERVENTION_FLAGS,
+        current="interventions",
+        **formatters(zone),
+    )
+
+
+def _list_rows(db: Session, query: Any, pager: Pager) -> list[dict[str, Any]]:
+    """The page's interventions with their OC and impact counts (three queries in all)."""
+    page = list(
+        db.scalars(
+            query.order_by(Intervention.debut.desc(), Intervention.id.desc())
+            .offset(pager.offset)
+            .limit(PAGE_SIZE)
+        )
+    )
+    refs = [i.ref_oi for i in page]
+    notified: dict[str, set[str]] = {r: set() for r in refs}
+    acknowledged: dict[str, set[str]] = {r: set() for r in refs}
+    sent = select(OutboxMessage.subject, OutboxMessage.partner, OutboxMessage.status).where(
+        OutboxMessage.desk == DESK, OutboxMessage.subject.in_(refs)
+    )
+    for subject, partner, state in db.execute(sent):
+        notified[subject].add(partner)
+        if state == outbox.DELIVERED:
+            acknowledged[subject].add(partner)
+    counted = dict(
+        db.execute(
+            select(ImpactReport.intervention_id, func.count(Impact.id))
+            .join(Impact, Impact.report_id == ImpactReport.id)
+            .where(ImpactReport.intervention_id.in_([i.id for i in page]), Impact.counted.is_(True))
+            .group_by(ImpactReport.intervention_id)
+        ).all()
+    )
+    return [
+        {
+            "item": i,
+            "notified": len(notified[i.ref_oi]),
+            "acknowledged": len(acknowledged[i.ref_oi]),
+            "impacted": counted.get(i.id, 0),
+        }
+        for i in page
+    ]
+
+
+def _do_codes(db: Session) -> list[str]:
+    used = set(db.scalars(select(Intervention.code_do).distinct()))
+    declared = {p.code for p in db.scalars(select(Partner)) if "DO" in p.roles}
+    return sorted(used | declared)
+
+
+# Timeline of one intervention
+
+
+@router.get("/interventions/{ref_oi}", response_class=HTMLResponse)
+def intervention_timeline(
+    request: Request,
+    ref_oi: str,
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Every message about one intervention, in order, with delivery attempts, reports and audit."""
+    intervention = db.scalar(select(Intervention).where(Intervention.ref_oi == ref_oi))
+    if intervention is None:
+        raise HTTPException(404, shell_of(request).gettext(request, "No intervention has this reference."))
+    return render(
+        request,
+        "oi/timeline.html",
+        item=intervention,
+        entries=timeline(db, intervention),
+        outcomes=OUTCOMES,
+        statuses=STATUSES,
+        current="interventions",
+        **formatters(desk_zone(request, db)),
+    )
+
+
+def timeline(db: Session, intervention: Intervention) -> list[dict[str, Any]]:
+    """Inbound messages with our answers, outbound messages with attempts, M5 reports, audit events.
+
+    Entries written in one transaction share a time; they are then shown in causal order: what we
+    received, what we stored and logged, then what we sent because of it.
+    """
+    ref = intervention.ref_oi
+    entries: list[dict[str, Any]] = []
+    for message in db.scalars(select(InboundMessage).where(InboundMessage.subject == ref)):
+        entries.append(
+            {"type": "inbound", "at": message.received_at, "rank": 0, "id": message.id, "m": message}
+        )
+    for report in db.scalars(select(ImpactReport).where(ImpactReport.intervention_id == intervention.id)):
+        entries.append({"type": "report", "at": report.received_at, "rank": 1, "id": report.id, "m": report})
+    sent = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.subject == ref)
+    for message in db.scalars(sent):
+        attempts = outbox.attempts_of(db, message.id)
+        entries.append(
+            {"type": "outbound", "at": message.created_at, "rank": 3, "id": message.id, "m": message}
+            | {"attempts": attempts}
+        )
+    for event in audit.events_for(db, object_type="iv_intervention", object_id=ref):
+        entries.append({"type": "audit", "at": event.at, "rank": 2, "id": event.id, "m": event})
+    return sorted(entries, key=lambda e: (e["at"], e["rank"], e["id"]))
+
+
+# Rejected messages
+
+
+@router.get("/rejections", response_class=HTMLResponse)
+def rejections(
+    request: Request,
+    sender: str = "",
+    path: str = "",
+    since: str = "",
+    until: str = "",
+    page: str = "1",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """KO answers we gave (never stored as messages), for support, newest first."""
+    zone = desk_zone(request, db)
+    inputs = Inputs(request, zone)
+    paths = sorted({f"/v1/{p}" for p in PATHS.values()})
+    path = inputs.choice("path", path, paths, "Choose an endpoint from the list.")
+    first, last = inputs.day("since", since), inputs.day("until", until)
+    inputs.order("until", first, last)
+    query = select(Rejection)
+    if sender:
+        query = query.where(Rejection.sender == sender.strip())
+    if path:
+        query = query.where(Rejection.path == path)
+    if first:
+        query = query.where(Rejection.received_at >= local_day_start(first, zone))
+    if last:
+        query = query.where(Rejection.received_at < local_day_start(last + timedelta(days=1), zone))
+    filters = {"sender": sender, "path": path, "since": since, "until": until}
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pager = Pager(page_number(page), total, filters)
+    rows = (
+        []
+        if inputs.errors
+        else list(
+            db.scalars(
+                query.order_by(Rejection.received_at.desc(), Rejection.id.desc())
+                .offset(pager.offset)
+                .limit(PAGE_SIZE)
+            )
+        )
+    )
+    return render(
+        request,
+        "oi/rejections.html",
+        status_code=400 if inputs.errors else 200,
+        errors=inputs.errors,
+        rows=rows,
+        pager=pager,
+        filters=filters,
+        paths=paths,
+        senders=sorted(set(db.scalars(select(Rejection.sender).distinct()))),
+        current="rejections",
+        **formatters(zone),
+    )
+
+
+# Failed deliveries and manual retry
+
+
+@router.get("/deliveries", response_class=HTMLResponse)
+def failed_deliveries(
+    request: Request,
+    partner: str = "",
+    status: str = "",
+    since: str = "",
+    until: str = "",
+    page: str = "1",
+    queued: str = "",
+    user: auth.StaffUser = Depends(OPERATORS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Messages of this desk that failed (or were rejected), by partner and creation period."""
+    zone = desk_zone(request, db)
+    inputs = Inputs(request, zone)
+    status = inputs.choice("status", status, (outbox.FAILED, outbox.REJECTED), "Choose failed or rejected.")
+    first, last = inputs.moment("since", since), inputs.moment("until", until)
+    inputs.order("until", first, last)
+    return _deliveries_page(
+        request,
+        db,
+        inputs,
+        filters={"partner": partner, "status": status, "since": since, "until": until},
+        window=(first, last),
+        page=page_number(page),
+        queued=int(queued) if queued.isdigit() else None,
+    )
+
+
+def _deliveries_page(
+    request: Request,
+    db: Session,
+    inputs: Inputs,
+    *,
+    filters: dict[str, str],
+    window: tuple[datetime | None, datetime | None],
+    page: int = 1,
+    queued: int | None = None,
+    status_code: int = 200,
+) -> Response:
+    first, last = window
+    states = (filters["status"],) if filters["status"] else (outbox.FAILED, outbox.REJECTED)
+    query = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.status.in_(states))
+    if filters["partner"]:
+        query = query.where(OutboxMessage.partner == filters["partner"])
+    if first:
+        query = query.where(OutboxMessage.created_at >= first)
+    if last:
+        query = query.where(OutboxMessage.created_at < last)
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pager = Pager(page, total, filters)
+    rows = (
+        []
+        if inputs.errors
+        else list(
+            db.scalars(
+                query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+                .offset(pager.offset)
+                .limit(PAGE_SIZE)
+            )
+        )
+    )
+    return render(
+        request,
+        "oi/deliveries.html",
+        status_code=400 if inputs.errors and status_code == 200 else status_code,
+        errors=inputs.errors,
+        rows=rows,
+        pager=pager,
+        filters=filters,
+        partners=sorted({p.code for p in db.scalars(select(Partner)) if p.url}),
+        statuses=STATUSES,
+        queued=queued,
+        current="deliveries",
+        **formatters(inputs.zone),
+    )
+
+
+@router.post("/deliveries/{message_id}/retry", dependencies=[Depends(check_csrf)])
+def retry_one(
+    request: Request,
+    message_id: int,
+    user: auth.StaffUser = Depends(OPERATORS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Queue one failed or rejected message again."""
+    now = shell_of(request).clock()
+    message = db.get(OutboxMessage, message_id)
+    if message is None or message.desk != DESK:
+        raise HTTPException(404, shell_of(request).gettext(request, "No message has this number."))
+    queued = outbox.retry_by_hand(db, now=now, ids=[message_id], statuses=(outbox.FAILED, outbox.REJECTED))
+    _audit_retry(db, user, now, object_id=message_id, ids=[m.id for m in queued])
+    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(queued)}", status_code=303)
+
+
+@router.post("/deliveries/retry", dependencies=[Depends(check_csrf)])
+def retry_many(
+    request: Request,
+    partner: str = Form("", alias="retry-partner"),
+    since: str = Form("", alias="retry-since"),
+    until: str = Form("", alias="retry-until"),
+    user: auth.StaffUser = Depends(OPERATORS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Queue again every failed message to one partner created between two local times."""
+    zone = desk_zone(request, db)
+    inputs = Inputs(request, zone)
+    partners = {p.code for p in db.scalars(select(Partner)) if p.url}
+    if not partner:
+        inputs.fail("retry-partner", "Choose the partner to send to.")
+    elif partner not in partners:
+        inputs.fail("retry-partner", "Choose a partner from the list.")
+    first = inputs.moment("retry-since", since, required=True)
+    last = inputs.moment("retry-until", until, required=True)
+    inputs.order("retry-until", first, last)
+    if inputs.errors:
+        filters = {"partner": "", "status": "", "since": "", "until": ""}
+        return _deliveries_page(request, db, inputs, filters=filters, window=(None, None), status_code=400)
+    now = shell_of(request).clock()
+    ours = select(OutboxMessage.id).where(
+        OutboxMessage.desk == DESK,
+        OutboxMessage.partner == partner,
+        OutboxMessage.status == outbox.FAILED,
+        OutboxMessage.created_at >= first,
+        OutboxMessage.created_at < last,
+    )
+    queued = outbox.retry_by_hand(db, now=now, partner=partner, since=first, until=last, ids=db.scalars(ours))
+    _audit_retry(db, user, now, object_id=partner, ids=[m.id for m in queued], since=first, until=last)
+    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(queued)}", status_code=303)
+
+
+def _audit_retry(db: Session, user: auth.StaffUser, now: datetime, *, object_id: Any, **detail: Any) -> None:
+    clean = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in detail.items()}
+    audit.record(
+        db,
+        at=now,
+        actor=user.username,
+        action="interventions.retry_by_hand",
+        object_type="outbox_message",
+        object_id=object_id,
+        **clean,
+    )
+
+
+# Referential
+
+
+@router.get("/referential", response_class=HTMLResponse)
+def referential(
+    request: Request, user: auth.StaffUser = Depends(READERS), db: Session = Depends(get_db)
+) -> Response:
+    """PMs with the OCs present at each; partners with roles, URL and which credentials exist."""
+    inbound = set(db.scalars(select(auth.ApiClient.client_id).where(auth.ApiClient.active.is_(True))))
+    partners = [
+        {
+            "item": p,
+            "inbound": p.client_id in inbound,
+            "outbound": p.credential is not None,
+        }
+        for p in db.scalars(select(Partner).order_by(Partner.code))
+    ]
+    config = db.get(DeskConfig, 1)
+    return render(
+        request,
+        "oi/referential.html",
+        config=config,
+        pms=list(db.scalars(select(PM).order_by(PM.ref))),
+        partners=partners,
+        current="referential",
+        **formatters(desk_zone(request, db)),
+    )
+
+
+# Statistics
+
+
+def _stats_period(request: Request, db: Session, since: str, until: str) -> tuple[Inputs, date, date]:
+    """The period asked for, defaulting to the last 30 local days."""
+    zone = desk_zone(request, db)
+    inputs = Inputs(request, zone)
+    today = shell_of(request).clock().astimezone(zone).date()
+    last = inputs.day("until", until) or today
+    first = inputs.day("since", since) or last - timedelta(days=29)
+    inputs.order("until", first, last)
+    if not inputs.errors and (last - first).days >= MAX_STATS_DAYS:
+        inputs.fail("since", "Choose a period of at most 366 days.")
+    return inputs, first, last
+
+
+@router.get("/statistics", response_class=HTMLResponse)
+def statistics_page(
+    request: Request,
+    since: str = "",
+    until: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Tables and a chart for the chosen local days, with a CSV link per table."""
+    inputs, first, last = _stats_period(request, db, since, until)
+    figures = None
+    if not inputs.errors:
+        figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
+    query = urlencode({"since": first.isoformat(), "until": last.isoformat()})
+    return render(
+        request,
+        "oi/statistics.html",
+        status_code=400 if inputs.errors else 200,
+        errors=inputs.errors,
+        stats=figures,
+        since=since or first.isoformat(),
+        until=until or last.isoformat(),
+        query=query,
+        tables=STATS_TABLES,
+        duration=duration,
+        percent=percent,
+        current="statistics",
+        **formatters(inputs.zone),
+    )
+
+
+def duration(value: timedelta | None) -> str:
+    """A delay as [-]H:MM:SS (empty when there is none)."""
+    if value is None:
+        return ""
+    seconds = int(round(value.total_seconds()))
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def percent(share: Any) -> str:
+    return "" if share is None else f"{float(share) * 100:.1f} %"
+
+
+@router.get("/statistics/chart.png")
+def statistics_chart(
+    request: Request,
+    since: str = "",
+    until: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """Bar chart of interventions per local day, as PNG."""
+    inputs, first, last = _stats_period(request, db, since, until)
+    if inputs.errors:
+        raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
+    figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
+    title = shell_of(request).gettext(request, "Interventions per day")
+    return Response(
+        per_day_png(figures, title), media_type="image/png", headers={"Cache-Control": "no-store"}
+    )
+
+
+def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
+    """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    days = [d for d, _ in figures.per_day]
+    axes.bar(days, [n for _, n in figures.per_day], color="#0b5cad")
+    axes.set_title(title)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+@router.get("/statistics/{table}.csv")
+def statistics_csv(
+    request: Request,
+    table: str,
+    since: str = "",
+    until: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = Depends(get_db),
+) -> Response:
+    """One statistics table as CSV (UTF-8, comma-separated, header row)."""
+    if table not in STATS_TABLES:
+        raise HTTPException(404, shell_of(request).gettext(request, "No such table."))
+    inputs, first, last = _stats_period(request, db, since, until)
+    if inputs.errors:
+        raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
+    figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(figures, table))
+    name = f"interventions-{table}-{first}-{last}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def csv_rows(figures: desk_stats.Stats, table: str) -> list[list[Any]]:
+    """Header and rows of one table; delays in seconds so spreadsheets can compute with them."""
+
+    def seconds(value: timedelta | None) -> Any:
+        return "" if value is None else int(round(value.total_seconds()))
+
+    if table == "summary":
+        share = "" if figures.impacted_share is None else f"{float(figures.impacted_share):.4f}"
+        return [
+            ["since", "until", "interventions", "with_impacted_customers", "share", "median_hd_to_m1_s"],
+            [figures.since, figures.until, figures.total, figures.with_impacts, share]
+            + [seconds(figures.median_delay)],
+        ]
+    if table == "per_day":
+        return [["day", "interventions"], *[[d.isoformat(), n] for d, n in figures.per_day]]
+    if table == "per_pm":
+        return [["pm", "interventions"], *[list(r) for r in figures.per_pm]]
+    if table == "per_do":
+        return [["code_do", "interventions"], *[list(r) for r in figures.per_do]]
+    return [
+        ["code_do", "median_hd_to_m1_s", "interventions_with_m1"],
+        *[[code, seconds(delay), n] for code, delay, n in figures.delay_per_do],
+    ]
