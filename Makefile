@@ -34,7 +34,7 @@ test-sqlite: install
 	TOCSIN_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -n 2
 
 test-postgresql: install
-	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser and not slow" tests/core tests/interventions
+	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" -k "not multiparty" tests/core tests/interventions
 
 test: system-deps install lint test-sqlite test-postgresql
 

@@ -28,7 +28,12 @@ def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Cloc
     load_desks(settings.desks)  # registers the desks' outbox result handlers
     database = Database(settings.database_url)
     worker = Worker(
-        database, schedule=settings.retry_schedule, name=name, clock=clock, timeout=settings.delivery_timeout
+        database,
+        schedule=settings.retry_schedule,
+        name=name,
+        clock=clock,
+        timeout=settings.delivery_timeout,
+        lease_seconds=settings.lease_seconds,
     )
     jobs = desk_jobs(settings.desks)
     if once:

@@ -114,7 +114,9 @@ def declare(database, clock, *, with_end: bool = False) -> str:
 def answer(
     database, clock, status: int | None, body: dict | None, *, schedule: tuple[int, ...] = (60,)
 ) -> None:
-    """Claim the next due message and record this answer, as the worker does after its HTTP call."""
+    """Claim the next due message and record this answer, as the worker does after its HTTP call
+    (``schedule``: the retries the message has left)."""
+    set_schedule(database, list(schedule))
     worker = Worker(database, schedule=list(schedule), name="test", clock=clock)
     try:
         [message] = worker.claim()
@@ -133,3 +135,13 @@ def reject(database, clock, code: int = 4, description: str = "PM inconnu : FI-1
         status,
         {"Code_Reponse": code, "Libelle_Reponse": labels[code], "Description_Reponse": description},
     )
+
+
+def set_schedule(database, schedule: list[int]) -> None:
+    """Give every pending message this retry schedule."""
+    from sqlalchemy import update
+
+    from tocsin.core.outbox import PENDING, OutboxMessage
+
+    with database.session() as db:
+        db.execute(update(OutboxMessage).where(OutboxMessage.status == PENDING).values(schedule=schedule))

@@ -73,10 +73,21 @@ def line(pto: str, cut_at: str) -> dict[str, str]:
 
 
 def fail_deliveries(database, clock) -> None:
-    """Run a real worker with no retries: every due message is attempted once against a closed port
-    and fails at once."""
+    """Run a real worker against a closed port with the retry schedule used up: every due message is
+    attempted once and fails at once (as it would after its last retry)."""
+    no_retries_left(database)
     worker = Worker(database, schedule=[], name="test-worker", clock=clock, timeout=2)
     try:
         worker.run(stop_when_idle=True)
     finally:
         worker.close()
+
+
+def no_retries_left(database) -> None:
+    """Give every pending message an empty retry schedule, so its next failure is final."""
+    from sqlalchemy import update
+
+    from tocsin.core.outbox import PENDING, OutboxMessage
+
+    with database.session() as db:
+        db.execute(update(OutboxMessage).where(OutboxMessage.status == PENDING).values(schedule=[]))

@@ -45,3 +45,14 @@ def test_pm_without_oc_sends_nothing(client, do_headers, database):
     assert reply.status_code == 200
     with database.session() as db:
         assert db.scalar(select(OutboxMessage)) is None
+
+
+def test_fan_out_messages_carry_the_configured_retry_schedule(client, do_headers, database, clock):
+    from tests.interventions.conftest import OI_CONFIG
+    from tocsin.interventions.config import apply_config, parse_config
+
+    with database.session() as db:
+        apply_config(db, parse_config({**OI_CONFIG, "retry_schedule": [5, 10]}), now=clock())
+    client.post("/v1/intervention_DO", json=m1(), headers=do_headers)
+    with database.session() as db:
+        assert {tuple(m.schedule) for m in db.scalars(select(OutboxMessage))} == {(5, 10)}

@@ -133,7 +133,7 @@ def issue_token(
     token = secrets.token_urlsafe(32)
     db.add(
         AccessToken(
-            token_hash=_digest(token),
+            token_hash=digest(token),
             client_id=client.id,
             scopes=scopes,
             expires_at=now + timedelta(seconds=lifetime),
@@ -142,7 +142,8 @@ def issue_token(
     return token, client, scopes
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """SHA-256 of a bearer token, the only form in which tokens are stored."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -172,19 +173,19 @@ def caller_for_token(
     db: Session, *, token: str, now: datetime, cache: TokenCache | None = None
 ) -> Caller | None:
     """The partner behind a bearer token, or None if it is unknown or expired."""
-    digest = _digest(token)
-    if cache is not None and (hit := cache.get(digest, now)) is not None:
+    token_digest = digest(token)
+    if cache is not None and (hit := cache.get(token_digest, now)) is not None:
         return hit
     row = db.execute(
         select(AccessToken, ApiClient)
         .join(ApiClient, ApiClient.id == AccessToken.client_id)
-        .where(AccessToken.token_hash == digest)
+        .where(AccessToken.token_hash == token_digest)
     ).first()
     if row is None or row[0].expires_at <= now or not row[1].active:
         return None
     caller = Caller(client_id=row[1].client_id, owner=row[1].owner, scopes=frozenset(row[0].scopes))
     if cache is not None:
-        cache.put(digest, caller, row[0].expires_at)
+        cache.put(token_digest, caller, row[0].expires_at)
     return caller
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 120, 300, 600, 72000)
 
@@ -18,10 +19,13 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/tocsin.db"
     secret_key: str = Field(default="dev-only-change-me", min_length=16)
-    desks: list[str] = ["interventions", "minesafe"]
+    desks: Annotated[list[str], NoDecode] = ["interventions", "minesafe"]
     timezone: str = "Europe/Paris"
     default_language: str = "fr"
-    retry_schedule: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE))
+    retry_schedule: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
+    )
+    lease_seconds: int = Field(default=60, ge=1)
     delivery_timeout: float = Field(default=10.0, gt=0)
     token_lifetime: int = Field(default=3600, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
@@ -39,6 +43,19 @@ class Settings(BaseSettings):
             if path and name not in data:
                 data[name] = Path(path).read_text().strip()
         return data
+
+    @field_validator("desks", "retry_schedule", mode="before")
+    @classmethod
+    def comma_separated(cls, value: object) -> object:
+        """Read ``TOCSIN_DESKS=interventions,minesafe`` or ``TOCSIN_RETRY_SCHEDULE=60,120`` (or JSON)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @field_validator("retry_schedule")
     @classmethod

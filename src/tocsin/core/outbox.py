@@ -239,7 +239,7 @@ class Worker:
         self.name = name
         self.clock = clock
         self.batch = batch
-        self.lease = timedelta(seconds=max(lease_seconds, int(timeout * 3)))
+        self.lease = timedelta(seconds=max(lease_seconds, int(2 * timeout) + 1))  # outlives a delivery
         self.http = http or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
         self.tokens = TokenSource(self.http)
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")

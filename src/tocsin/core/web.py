@@ -15,6 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -170,16 +172,20 @@ def require_staff(*roles: str) -> Callable[..., auth.StaffUser]:
     return dependency
 
 
-def require_scope(scope: str) -> Callable[..., auth.Caller]:
-    """Dependency: the partner behind the bearer token, which must carry ``scope``."""
+def require_scope(scope: str) -> Callable[..., Any]:
+    """Dependency: the partner behind the bearer token, which must carry ``scope``.
 
-    def dependency(request: Request, db: Session = Depends(get_db)) -> auth.Caller:
+    A token seen in the last few seconds is answered from memory, without a database session.
+    """
+
+    async def dependency(request: Request) -> auth.Caller:
         shell = shell_of(request)
-        header = request.headers.get("authorization", "")
-        kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token:
+        kind, _, token = request.headers.get("authorization", "").partition(" ")
+        if kind.lower() != "bearer" or not token.strip():
             raise TokenProblem(401, "invalid_request", "missing bearer token")
-        caller = auth.caller_for_token(db, token=token.strip(), now=shell.clock(), cache=shell.token_cache)
+        caller = shell.token_cache.get(auth.digest(token.strip()), shell.clock())
+        if caller is None:
+            caller = await run_in_threadpool(_caller_from_database, shell, token.strip())
         if caller is None:
             raise TokenProblem(401, "invalid_token", "unknown or expired token")
         if scope not in caller.scopes:
@@ -187,6 +193,11 @@ def require_scope(scope: str) -> Callable[..., auth.Caller]:
         return caller
 
     return dependency
+
+
+def _caller_from_database(shell: Shell, token: str) -> auth.Caller | None:
+    with shell.database.session() as db:
+        return auth.caller_for_token(db, token=token, now=shell.clock(), cache=shell.token_cache)
 
 
 class TokenProblem(Exception):
@@ -235,9 +246,13 @@ def install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        headers = getattr(error, "headers", None)
         if wants_json(request):
-            return JSONResponse({"field": None, "reason": str(error.detail)}, status_code=error.status_code)
-        return _error_page(request, error.status_code, str(error.detail), None)
+            body = {"field": None, "reason": str(error.detail)}
+            return JSONResponse(body, status_code=error.status_code, headers=headers)
+        page = _error_page(request, error.status_code, str(error.detail), None)
+        page.headers.update(headers or {})
+        return page
 
     @app.exception_handler(Exception)
     async def crash(request: Request, error: Exception) -> Response:
@@ -258,24 +273,39 @@ def _error_page(request: Request, status: int, reason: str, field_name: str | No
     )
 
 
-def install_language(app: FastAPI) -> None:
-    """Pick the page language per request; ``?lang=xx`` also sets a cookie for the next pages."""
+class LanguageMiddleware:
+    """Pick the page language per request; ``?lang=xx`` also sets a cookie for the next pages.
 
-    @app.middleware("http")
-    async def language(request: Request, call_next: Callable[..., Any]) -> Response:
-        shell = shell_of(request)
+    Plain ASGI (not BaseHTTPMiddleware): it runs on every API call too, so it must cost next to nothing.
+    """
+
+    def __init__(self, app: Any, shell: Shell) -> None:
+        self.app, self.shell = app, shell
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         query = request.query_params.get("lang")
-        request.state.lang = shell.catalogs.pick(
+        lang = self.shell.catalogs.pick(
             query=query,
             cookie=request.cookies.get("lang"),
             accept=request.headers.get("accept-language"),
-            default=shell.settings.default_language,
+            default=self.shell.settings.default_language,
         )
-        response = await call_next(request)
-        if query and query == request.state.lang:
-            response.set_cookie("lang", query, max_age=3600 * 24 * 365, samesite="lax")
-        response.headers.setdefault("Content-Language", request.state.lang)
-        return response
+        scope.setdefault("state", {})["lang"] = lang
+        remember = query is not None and query == lang
+
+        async def send_with_language(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Language", lang)
+                if remember:
+                    headers.append("Set-Cookie", f"lang={lang}; Max-Age=31536000; Path=/; SameSite=lax")
+            await send(message)
+
+        await self.app(scope, receive, send_with_language)
 
 
 def shell_router() -> APIRouter:
@@ -287,7 +317,7 @@ def shell_router() -> APIRouter:
         return shell_of(request).render(request, "home.html")
 
     @router.get("/ping", include_in_schema=False)
-    def ping() -> dict[str, str]:
+    async def ping() -> dict[str, str]:
         """Constant answer with no database work: liveness, and the framework ceiling in benchmarks."""
         return {"status": "ok"}
 
@@ -416,7 +446,6 @@ def build_app(shell: Shell) -> FastAPI:
     app = FastAPI(title="Tocsin", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.shell = shell
     install_error_pages(app)
-    install_language(app)
     app.add_middleware(
         SessionMiddleware,
         secret_key=shell.settings.secret_key,
@@ -424,6 +453,7 @@ def build_app(shell: Shell) -> FastAPI:
         https_only=shell.settings.secure_cookies,
         session_cookie="tocsin_session",
     )
+    app.add_middleware(LanguageMiddleware, shell=shell)
     app.include_router(shell_router())
     app.mount("/static/core", StaticFiles(directory=str(HERE / "static")), name="static-core")
     for desk in shell.desks:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import Caller
@@ -89,11 +90,20 @@ def _handle(
     handler: Callable[..., Reply],
 ) -> JSONResponse:
     try:
-        with shell.database.session() as db:
-            reply = handler(db=db, message=message, sender=caller.owner, now=shell.clock())
+        try:
+            reply = _apply(shell, handler, message, caller)
+        except IntegrityError:
+            reply = _apply(
+                shell, handler, message, caller
+            )  # lost a race on a UNIQUE key: now sees the winner
     except ProtocolError as error:
         return _rejected(shell, request, caller, error, body, labels)
     return JSONResponse(reply.body(), status_code=reply.http_status)
+
+
+def _apply(shell: Shell, handler: Callable[..., Reply], message: Any, caller: Caller) -> Reply:
+    with shell.database.session() as db:
+        return handler(db=db, message=message, sender=caller.owner, now=shell.clock())
 
 
 def _rejected(

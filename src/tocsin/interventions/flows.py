@@ -42,31 +42,41 @@ def announcement(intervention: Intervention, kind: str, config: DeskConfig) -> d
 
 
 def fan_out(
-    db: Session, intervention: Intervention, *, kinds: list[str], config: DeskConfig, now: datetime
+    db: Session,
+    intervention: Intervention,
+    *,
+    kinds: list[str],
+    config: DeskConfig,
+    now: datetime,
+    new: bool = False,
 ) -> int:
     """Rule 6: queue M2/M4 for every OC present at the PM; an OC that never got M2 gets it first."""
     pm = db.get(PM, intervention.pm)
-    codes = pm.oc_codes if pm else []
+    codes = [c for c in (pm.oc_codes if pm else []) if c != config.self_code]
+    if not codes:
+        return 0
     partners = {p.code: p for p in db.scalars(select(Partner).where(Partner.code.in_(codes)))}
-    last = _last_sent(db, intervention.ref_oi)
+    last = {} if new else _last_sent(db, intervention.ref_oi)
     queued = 0
     for code in codes:
         partner = partners.get(code)
-        if partner is None or not partner.url or code == config.self_code:
+        if partner is None or not partner.url:
             continue
         wanted = kinds if "M2" in kinds or (code, "M2") in last else ["M2", *kinds]
         for kind in wanted:
             body = announcement(intervention, kind, config)
             if last.get((code, kind)) == body:
                 continue
+            stream = f"{DESK}:{code}:{intervention.ref_oi}"
             send(
                 db,
                 partner=partner,
                 kind=kind,
                 payload=body,
                 subject=intervention.ref_oi,
-                stream=f"{DESK}:{code}:{intervention.ref_oi}",
+                stream=stream,
                 now=now,
+                config=config,
             )
             queued += 1
     return queued
@@ -91,9 +101,11 @@ def send(
     stream: str,
     now: datetime,
     on_result: str | None = None,
+    config: DeskConfig | None = None,
 ) -> outbox.OutboxMessage:
-    """Queue one protocol message to a partner's ``/v1`` base URL."""
+    """Queue one protocol message to a partner's ``/v1`` base URL, retried on the configured schedule."""
     assert partner.url, f"partner {partner.code} has no URL"
+    config = config or db.get(DeskConfig, 1)
     return outbox.enqueue(
         db,
         desk=DESK,
@@ -106,4 +118,5 @@ def send(
         credential=partner.credential,
         now=now,
         on_result=on_result,
+        schedule=list(config.retry_schedule) if config else None,
     )

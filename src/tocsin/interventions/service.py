@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit
@@ -96,7 +95,8 @@ def receive_declaration(*, db: Session, message: InterventionDO, sender: str, no
     check_declaration(db, declared, config)
     intervention = _find(db, declared.code_do, declared.ref_do, lock=True)
     if intervention is None:
-        intervention, outcome = _create(db, declared, config, now)
+        intervention = _create(db, declared, config, now)
+        outcome = "created"
     elif declared.kind == "M1":
         outcome = _second_m1(db, intervention, declared, config, now)
     else:
@@ -136,8 +136,12 @@ def _find(db: Session, code_do: str, ref_do: str, *, lock: bool) -> Intervention
     return db.scalar(query.with_for_update() if lock else query)
 
 
-def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) -> tuple[Intervention, str]:
-    """Rule 2: one OI reference per DO reference, made on M1 or on an M3 that came first (rule 5)."""
+def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) -> Intervention:
+    """Rule 2: one OI reference per DO reference, made on M1 or on an M3 that came first (rule 5).
+
+    Two first messages racing for one DO reference: the loser's INSERT breaks the UNIQUE constraint and
+    the API replays the whole request once, when it finds the winner's row (see ``api._handle``).
+    """
     intervention = Intervention(
         ref_oi=new_ref_oi(config, now),
         code_do=declared.code_do,
@@ -152,20 +156,12 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
         flags=[],
     )
     _stamp(intervention, declared, now)
-    try:
-        with db.begin_nested():
-            db.add(intervention)
-    except IntegrityError:
-        existing = _find(db, declared.code_do, declared.ref_do, lock=True)
-        if existing is None:
-            raise
-        outcome = (_second_m1 if declared.kind == "M1" else _second_m3)(db, existing, declared, config, now)
-        return existing, outcome
     intervention.flags = quality_flags(intervention, config)
+    db.add(intervention)
     kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
-    flows.fan_out(db, intervention, kinds=kinds, config=config, now=now)
+    flows.fan_out(db, intervention, kinds=kinds, config=config, now=now, new=True)
     _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
-    return intervention, "created"
+    return intervention
 
 
 def _second_m1(
@@ -418,6 +414,11 @@ def _store_announcement(
     return outcome
 
 
+def printable(raw: bytes) -> str:
+    """A received body as storable text: PostgreSQL text cannot hold NUL, and bad UTF-8 is replaced."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\\x00")
+
+
 def log_rejection(
     db: Session, *, path: str, sender: str, error: ProtocolError, body: bytes, now: datetime
 ) -> None:
@@ -430,6 +431,6 @@ def log_rejection(
             http_status=error.http_status,
             code=error.code,
             description=error.description,
-            body=body[:4000].decode("utf-8", "replace"),
+            body=printable(body[:4000]),
         )
     )
