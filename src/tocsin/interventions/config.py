@@ -6,6 +6,8 @@ path in the file), then replaces the stored configuration in one transaction.
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -189,6 +191,7 @@ def apply_config(
     row.long_intervention_hours = desk_file.flags.long_intervention_hours
     row.future_tolerance_minutes = desk_file.flags.future_tolerance_minutes
     row.ko_resend_hours, row.loaded_at = desk_file.ko_resend_hours, now
+    row.revision = uuid.uuid4().hex
     db.add(row)
     _apply_partners(db, desk_file, me)
     _apply_pms(db, desk_file)
@@ -269,3 +272,43 @@ def current(db: Session) -> DeskConfig:
             "no interventions configuration loaded: run `tocsin interventions load-config FILE`"
         )
     return row
+
+
+@dataclass(frozen=True)
+class Referential:
+    """What the rules read for every message — our configuration, the OCs at each PM, the partners —
+    kept per process and reloaded when the stored configuration's revision changes."""
+
+    config: DeskConfig
+    pm_ocs: dict[str, tuple[str, ...]]
+    partners: dict[str, Partner]
+
+
+_referentials: dict[str, Referential] = {}
+
+
+def referential(db: Session) -> Referential:
+    """The referential for this database, read again only after a new configuration was loaded."""
+    revision = db.scalar(select(DeskConfig.revision).where(DeskConfig.id == 1))
+    if revision is None:
+        current(db)
+    key = str(db.get_bind().url)
+    cached = _referentials.get(key)
+    if cached is not None and cached.config.revision == revision:
+        return cached
+    fresh = _load_referential(db)
+    _referentials[key] = fresh
+    return fresh
+
+
+def _load_referential(db: Session) -> Referential:
+    config = current(db)
+    pm_ocs: dict[str, list[str]] = {ref: [] for ref in db.scalars(select(PM.ref))}
+    for pm_ref, oc_code in db.execute(
+        select(PMOperator.pm_ref, PMOperator.oc_code).order_by(PMOperator.oc_code)
+    ):
+        pm_ocs[pm_ref].append(oc_code)
+    partners = {p.code: p for p in db.scalars(select(Partner))}
+    for row in (config, *partners.values()):
+        db.expunge(row)  # detached copies: shared by every request of this process, never written
+    return Referential(config, {ref: tuple(ocs) for ref, ocs in pm_ocs.items()}, partners)

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.core import outbox
-from tocsin.interventions.models import PM, DeskConfig, Intervention, Partner
+from tocsin.interventions.config import referential
+from tocsin.interventions.models import DeskConfig, Intervention, Partner
 from tocsin.interventions.schemas import format_instant
 
 DESK = "interventions"
@@ -51,11 +52,11 @@ def fan_out(
     new: bool = False,
 ) -> int:
     """Rule 6: queue M2/M4 for every OC present at the PM; an OC that never got M2 gets it first."""
-    pm = db.get(PM, intervention.pm)
-    codes = [c for c in (pm.oc_codes if pm else []) if c != config.self_code]
+    known = referential(db)
+    codes = [c for c in known.pm_ocs.get(intervention.pm, ()) if c != config.self_code]
     if not codes:
         return 0
-    partners = {p.code: p for p in db.scalars(select(Partner).where(Partner.code.in_(codes)))}
+    partners = known.partners
     last = {} if new else _last_sent(db, intervention.ref_oi)
     queued = 0
     for code in codes:

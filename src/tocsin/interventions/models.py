@@ -42,6 +42,7 @@ class DeskConfig(Base):
     future_tolerance_minutes: Mapped[int] = mapped_column(Integer, default=5)
     ko_resend_hours: Mapped[int] = mapped_column(Integer, default=48)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[str] = mapped_column(String(32), default="", server_default="")  # new at every load
 
 
 class Partner(Base):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit
 from tocsin.interventions import flows
-from tocsin.interventions.config import current
+from tocsin.interventions.config import Referential, current, referential
 from tocsin.interventions.models import (
     PM,
     DeskConfig,
@@ -90,9 +90,10 @@ class Declared:
 
 def receive_declaration(*, db: Session, message: InterventionDO, sender: str, now: datetime) -> Reply:
     """OI: answer an M1 or M3 (rules 1–9); fan out M2/M4 to every OC present at the PM."""
-    config = current(db)
+    known = referential(db)
+    config = known.config
     declared = Declared.from_wire(message)
-    check_declaration(db, declared, config)
+    check_declaration(declared, config, known)
     intervention = _find(db, declared.code_do, declared.ref_do, lock=True)
     if intervention is None:
         intervention = _create(db, declared, config, now)
@@ -116,7 +117,7 @@ def receive_declaration(*, db: Session, message: InterventionDO, sender: str, no
     return reply
 
 
-def check_declaration(db: Session, declared: Declared, config: DeskConfig) -> None:
+def check_declaration(declared: Declared, config: DeskConfig, known: Referential) -> None:
     """Rule 1 after the wire checks: nature and dates, then our code, then the PM."""
     for index, nature in enumerate(declared.natures):
         if declared.kind == "M1" and nature["nature"] == Nature.AUCUNE_ACTION:
@@ -127,7 +128,7 @@ def check_declaration(db: Session, declared: Declared, config: DeskConfig) -> No
         raise ProtocolError(2, "Mauvais format : Fin_Inter (antérieure à Debut_Inter)")
     if declared.code_oi != config.self_code or "OI" not in config.roles:
         raise ProtocolError(3, f"Code_OI inconnu : {declared.code_oi}")
-    if db.get(PM, declared.pm) is None:
+    if declared.pm not in known.pm_ocs:
         raise ProtocolError(4, f"PM inconnu : {declared.pm}")
 
 
@@ -241,7 +242,6 @@ def new_ref_oi(config: DeskConfig, now: datetime) -> str:
 
 
 def _audit(db: Session, intervention: Intervention, action: str, now: datetime) -> None:
-    db.flush()
     audit.record(
         db,
         at=now,
