@@ -95,3 +95,13 @@ def test_a_tracker_cannot_change_its_kind() -> None:
     engine.ingest(valid(1.0))
     engine.ingest(Report(2.0, "a", Kind.HAUL_TRUCK, 0, 0, 0))
     assert engine.stats["dropped:kind_changed"] == 1
+
+
+def test_numbers_written_as_text_are_bad_values_not_crashes() -> None:
+    engine = Engine()
+    engine.ingest(valid(1.0))
+    assert engine.ingest(Report("2", "a", Kind.PERSON, 0.0, 0.0, 1.0)) == []  # type: ignore[arg-type]
+    assert engine.ingest(Report(3.0, "a", Kind.PERSON, "0", 0.0, 1.0)) == []  # type: ignore[arg-type]
+    assert engine.tick("4") == []  # type: ignore[arg-type]
+    assert engine.stats["dropped:bad_value"] == 2 and engine.stats["ignored:bad_tick"] == 1
+    assert engine.clock == 1.0

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -245,8 +245,8 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
         self.stopping = threading.Event()
 
-    def claim(self) -> list[OutboxMessage]:
-        """Lease up to ``batch`` due messages, at most one per stream, that no other worker holds."""
+    def claim(self, limit: int | None = None) -> list[OutboxMessage]:
+        """Lease up to ``limit`` (default ``batch``) due messages, at most one per stream, held by no one."""
         now = self.clock()
         earlier = aliased(OutboxMessage)
         blocked = exists().where(
@@ -264,7 +264,7 @@ class Worker:
                     select(OutboxMessage.id)
                     .where(due, ~blocked)
                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                    .limit(self.batch)
+                    .limit(limit or self.batch)
                     .with_for_update(skip_locked=True)
                 )
             )
@@ -292,18 +292,34 @@ class Worker:
             list(self.pool.map(self.deliver, claimed))
         return len(claimed)
 
-    def run(self, *, idle_sleep: float = 0.1, stop_when_idle: bool = False) -> None:
-        """Loop until stopped (or, for tests and the demo, until nothing is due)."""
+    def run(self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False) -> None:
+        """Loop until stopped (or, for tests and the demo, until nothing is due).
+
+        Deliveries run in the thread pool while the loop claims more as soon as there is room, so one
+        slow partner does not hold up the messages behind it.
+        """
+        inflight: set[Future[None]] = set()
         while not self.stopping.is_set():
-            try:
-                done = self.run_once()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("outbox worker round failed")
-                done = 0
-            if not done:
-                if stop_when_idle:
+            room = self.batch - len(inflight)
+            claimed = self._claim_safely(room) if room > 0 else []
+            inflight |= {self.pool.submit(self.deliver, message) for message in claimed}
+            if not claimed:
+                if not inflight and stop_when_idle:
                     return
-                self.stopping.wait(idle_sleep)
+                if inflight:
+                    wait(inflight, timeout=idle_sleep, return_when=FIRST_COMPLETED)
+                else:
+                    self.stopping.wait(idle_sleep)
+            inflight = {future for future in inflight if not future.done()}
+        wait(inflight)
+
+    def _claim_safely(self, limit: int) -> list[OutboxMessage]:
+        try:
+            return self.claim(limit)
+        except Exception:  # the loop must survive a database hiccup
+            log.exception("outbox worker could not claim messages")
+            self.stopping.wait(1.0)
+            return []
 
     def deliver(self, message: OutboxMessage) -> None:
         """Send one message and record the answer."""

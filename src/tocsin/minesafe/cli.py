@@ -199,10 +199,16 @@ def _write_tick(
 ) -> None:
     import json
 
-    from tocsin.minesafe.simulator import packet_record, replay_record, reports_of_tick, truth_record
+    from tocsin.minesafe.simulator import (
+        packet_record,
+        replay_record,
+        reports_of_tick,
+        tick_packets,
+        truth_record,
+    )
 
     if "packets" in sinks:
-        sinks["packets"].writelines(json.dumps(packet_record(p)) + "\n" for p in tick.packets)
+        sinks["packets"].writelines(json.dumps(packet_record(p)) + "\n" for p in tick_packets(tick))
     if "truth" in sinks:
         sinks["truth"].writelines(json.dumps(truth_record(r), ensure_ascii=False) + "\n" for r in tick.truth)
     decoded = reports_of_tick(tick, site, seen)

@@ -11,6 +11,7 @@ are then checked exactly as the small case is.
 from __future__ import annotations
 
 import math
+import numbers
 from collections import Counter, deque
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ KMH = 1 / 3.6
 
 # Pedestrians first (the source's first worry is people run over by trucks they cannot be seen from).
 TYPE_PRIORITY = {"sos": 0, "run_over": 1, "zone_entry": 2, "collision": 3, "zone_approach": 4, "overspeed": 5}
-# Up to this many candidates a plain Python loop is cheaper than a numpy pass (measured: bench/minesafe.py).
-SMALL_WINDOW = 40
+# Up to this many candidates a plain Python loop beats one numpy pass (~45 µs for the pass's ~20 calls,
+# against 0.4–1 µs per candidate in Python, measured on the benchmark machine).
+SMALL_WINDOW = 48
 
 
 def _by_kind(**values: float) -> dict[str, float]:
@@ -161,6 +163,8 @@ class _Track:
     vy: float = 0.0
     radius_key: tuple[float, float] = (math.nan, math.nan)
     radius: float = 0.0
+    window_key: tuple[object, ...] = ()
+    window: list[tuple[tuple[str, int, int], set[int]]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -228,6 +232,8 @@ class Engine:
         self._grid: dict[tuple[str, int, int], set[int]] = {}
         # Each cell's members as arrays (all, vehicles only), rebuilt when the cell's membership changes.
         self._cell_arrays: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # Per site, bumped when a cell is created or emptied: a cached window stays valid until then.
+        self._layout: Counter[str] = Counter()
         # A pair is looked at closely only when it passes (or is) within this distance.
         cfg = self.config
         self._near = max(cfg.warning_r0 * cfg.exit_factor, cfg.aboard_exit_radius)
@@ -260,6 +266,7 @@ class Engine:
         if not _finite(now):
             self.stats["ignored:bad_tick"] += 1
             return []
+        now = float(now)
         self.clock = now if self.clock is None else max(self.clock, now)
         if self.mode == "tracker":
             return []
@@ -313,14 +320,16 @@ class Engine:
         """Why a report cannot be used, or None."""
         try:
             kind = report.kind if type(report.kind) is Kind else Kind(report.kind)
-            values = (float(report.t), float(report.x), float(report.y), float(report.speed))
         except (TypeError, ValueError):
             return "bad_value"
+        values = (report.t, report.x, report.y, report.speed)
+        if not all(type(v) is float or isinstance(v, numbers.Real) for v in values):
+            return "bad_value"  # text such as "0" too: it would reach arithmetic and comparisons as text
         if not isinstance(report.tracker, str) or not report.tracker or not isinstance(report.site, str):
             return "bad_id"
         if self.registry is not None and report.tracker not in self.registry:
             return "unknown_id"
-        if not all(map(math.isfinite, values)):
+        if not all(map(_finite, values)):
             return "bad_value"
         return self._range_reason(report, kind)
 
@@ -405,8 +414,7 @@ class Engine:
         self._tracks[report.tracker] = track
         self._by_slot.append(track)
         self._veh[slot] = not track.person
-        self._grid.setdefault(cell, set()).add(slot)
-        self._cell_arrays.pop(cell, None)
+        self._join_cell(cell, slot)
         if not track.person:
             self._min_decel = min(self._min_decel, self.config.decel[track.kind.value])
         return track
@@ -459,14 +467,29 @@ class Engine:
             self._cell_arrays.pop(track.cell, None)
             if not members:
                 del self._grid[track.cell]
-            self._grid.setdefault(cell, set()).add(track.slot)
-            self._cell_arrays.pop(cell, None)
+                self._layout[track.site] += 1
+            self._join_cell(cell, track.slot)
             track.cell = cell
 
+    def _join_cell(self, cell: tuple[str, int, int], slot: int) -> None:
+        members = self._grid.get(cell)
+        if members is None:
+            members = self._grid[cell] = set()
+            self._layout[cell[0]] += 1
+        members.add(slot)
+        self._cell_arrays.pop(cell, None)
+
     def _window(self, track: _Track, radius: float) -> list[tuple[tuple[str, int, int], set[int]]]:
-        """Occupied cells (and their members) of the square of cells reaching ``radius`` from the track's."""
+        """Occupied cells (and their members) of the square of cells reaching ``radius`` from the track's.
+
+        Cached on the track until it changes cell or span, or a cell of its site is created or emptied
+        (the member sets themselves are live).
+        """
         site, cx, cy = track.cell
         span = int(math.ceil(radius / self.config.cell_m))
+        key = (track.cell, span, self._layout[site])
+        if track.window_key == key:
+            return track.window
         grid = self._grid
         found = []
         for i in range(cx - span, cx + span + 1):
@@ -475,19 +498,18 @@ class Engine:
                 members = grid.get(cell)
                 if members:
                     found.append((cell, members))
+        track.window_key, track.window = key, found
         return found
 
     def _neighbours(self, track: _Track, radius: float) -> list[int]:
         return [slot for _, members in self._window(track, radius) for slot in members]
 
-    def _cell_slots(self, cell: tuple[str, int, int], vehicles_only: bool) -> np.ndarray:
-        """A cell's members as an array in the set's order (vehicles only for a person's search)."""
-        cached = self._cell_arrays.get(cell)
-        if cached is None:
-            members = self._grid[cell]
-            every = np.fromiter(members, dtype=np.intp, count=len(members))
-            cached = self._cell_arrays[cell] = (every, every[self._veh[every]])
-        return cached[1] if vehicles_only else cached[0]
+    def _cell_slots(self, cell: tuple[str, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """A cell's members as arrays in the set's order: all of them, and the vehicles only."""
+        members = self._grid[cell]
+        every = np.fromiter(members, dtype=np.intp, count=len(members))
+        cached = self._cell_arrays[cell] = (every, every[self._veh[every]])
+        return cached
 
     def _search_radius(self, speed: float) -> float:
         """How far a pair can be and still alarm, given the faster party moves at ``speed``.
@@ -538,10 +560,10 @@ class Engine:
             found = [own] if own is not None and own.site == track.site else []
         else:
             window = self._window(track, self._track_radius(track))
-            if sum(len(members) for _, members in window) > SMALL_WINDOW:
+            if sum([len(members) for _, members in window]) > SMALL_WINDOW:
                 found = self._crowd_prefilter(track, window)
             else:
-                found = [self._by_slot[slot] for _, members in window for slot in members]
+                found = self._few_prefilter(track, window)
         out = []
         skip, person, near = track.partners, track.person, self._near
         for other in found:
@@ -552,13 +574,40 @@ class Engine:
                 out.append((other, rel))
         return out
 
+    def _few_prefilter(self, track: _Track, window: list) -> list[_Track]:
+        """``_crowd_prefilter`` for a handful of candidates, in plain floats (cheaper than numpy calls)."""
+        m = self.config.max_extrapolate_s
+        near2 = (self._near + 1e-6) ** 2
+        t, x, y, vx, vy, person = track.t, track.x, track.y, track.vx, track.vy, track.person
+        by_slot = self._by_slot
+        out = []
+        for _, members in window:
+            for slot in members:
+                other = by_slot[slot]
+                if person and other.person:
+                    continue
+                age = t - other.t
+                age = -m if age < -m else m if age > m else age
+                ovx, ovy = other.vx, other.vy
+                rx, ry = other.x + ovx * age - x, other.y + ovy * age - y
+                wx, wy = ovx - vx, ovy - vy
+                cross = rx * wy - ry * wx
+                if rx * rx + ry * ry < near2 or cross * cross < near2 * (wx * wx + wy * wy):
+                    out.append(other)
+        return out
+
     def _crowd_prefilter(self, track: _Track, window: list) -> list[_Track]:
         """One numpy pass over a crowded window: the candidates that may pass within the near ring.
 
         A superset of CPA < near (the exact test follows): the line of relative motion passes within it
         (|r × w| < near·|w|, which CPA < near implies) or the pair is within it now.
         """
-        cand = np.concatenate([self._cell_slots(cell, track.person) for cell, _ in window])
+        arrays, which = self._cell_arrays, 1 if track.person else 0
+        parts = []
+        for cell, _ in window:
+            cached = arrays.get(cell)
+            parts.append((cached or self._cell_slots(cell))[which])
+        cand = np.concatenate(parts)
         st = self._state[cand]
         m = self.config.max_extrapolate_s
         age = track.t - st[:, 2].real
@@ -571,9 +620,8 @@ class Engine:
         w_conj = w.conj()
         cross = (r * w_conj).imag  # r × w, up to its sign
         w2 = (w * w_conj).real
-        d2 = (r * r.conj()).real
-        near2 = (self._near + 1e-6) ** 2  # rounding slack: never lose a pair the exact test keeps
-        hit = (cross * cross < near2 * w2) | (d2 < near2)
+        near = self._near + 1e-6  # rounding slack: never lose a pair the exact test keeps
+        hit = (cross * cross < near * near * w2) | (np.abs(r) < near)
         by_slot = self._by_slot
         return [by_slot[slot] for slot in cand[hit].tolist()]
 
@@ -981,9 +1029,12 @@ def closest_approach(
 
 
 def _finite(value: object) -> bool:
+    """A finite real number (text, None and containers are not numbers here, even "0")."""
+    if not isinstance(value, numbers.Real):
+        return False
     try:
-        return math.isfinite(float(value))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond the float range
         return False
 
 

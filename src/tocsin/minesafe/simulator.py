@@ -4,12 +4,15 @@
 each mast heard (with mast id and rx time) and the truth log. Same seed, same output. The site file's
 tracker ``role`` says what each does: ``haul:<road>`` (load at the road's start, haul, dump at its end,
 return), ``dig:<road>``, ``doze:<road>``, ``drive:<road>``, ``drill:<road>``, ``walk:<road>``,
-``stand:<road>``, ``aboard:<tracker id>``.
+``stand:<road>``, ``aboard:<tracker id>``. Each station cycle every powered mast also sends its base-station
+packet (its DGNSS correction and the trackers it heard), and staff press SOS and the button when the config's
+scripts say so.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,25 +20,35 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tocsin.minesafe.accuracy import CommonModeError, GnssErrorModel
+from tocsin.minesafe.accuracy import CommonModeError, GnssErrorModel, correction_cm
 from tocsin.minesafe.codec import (
+    STATION_SLOTS,
     DecodeError,
     Deduplicator,
+    Slot,
+    StationPacket,
     TrackerPacket,
     decode_tracker,
+    encode_station,
     encode_tracker,
     report_from_packet,
     speed_code,
 )
 from tocsin.minesafe.model import Kind, Report
-from tocsin.minesafe.site import Road, Site
+from tocsin.minesafe.site import Mast, Road, Site
 
 KMH = 1 / 3.6
 
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
-    """Knobs of a run. Failures: ``mast_outage`` (mast id, from s, to s) and one tracker's cells."""
+    """Knobs of a run. Failures: ``mast_outage`` (mast id, from s, to s) and one tracker's cells.
+
+    Base stations take turns (the radio plan's plan C): the masts, in site order, send one after the other,
+    one per tick, so each sends every ``station_cycle_s``. Staff scripts: ``sos_script`` holds
+    (tracker, from s, to s) during which the wearer's SOS is on (the packet's SOS bit); ``button_script``
+    holds (tracker, s) button presses.
+    """
 
     seed: int = 0
     tick_s: float = 1.0
@@ -47,6 +60,9 @@ class SimConfig:
     both_cells_empty_s: float = 540.0
     slot_s: float = 0.025
     rx_delay_s: float = 0.016
+    station_cycle_s: float = 3.0
+    sos_script: tuple[tuple[int, float, float], ...] = ((12, 240.0, 270.0),)
+    button_script: tuple[tuple[int, float], ...] = ((14, 150.0), (19, 330.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +89,21 @@ class Truth:
     fix_y: float
     battery: str
     sending: bool
+    sos: bool = False
+    button: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Tick:
+    """One report cycle: tracker packets each mast heard, base-station packets sent, the truth log.
+
+    ``stations`` holds each sending mast's own packet as its gateway forwards it (``mast`` = the sender).
+    """
+
     t: float
     packets: tuple[HeardPacket, ...]
     truth: tuple[Truth, ...]
+    stations: tuple[HeardPacket, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,11 +379,15 @@ def mast_up(config: SimConfig, mast: int, t: float) -> bool:
 
 def simulate(site: Site, config: SimConfig, seconds: float) -> Iterator[Tick]:
     """Stream ``seconds`` of the site, one Tick per ``config.tick_s``."""
+    check_scripts(site, config)
     rng = np.random.default_rng(config.seed)
+    # The masts' own receiver noise has a stream of its own, so adding stations left tracker output as it was.
+    station_rng = np.random.default_rng([config.seed, 1])
     poses: dict[int, Pose] = {}
     agents = build_agents(site, rng, poses)
     common = CommonModeError(config.gnss, rng)
     seq = dict.fromkeys(agents, 0)
+    heard: dict[int, dict[int, TrackerPacket]] = {mast.id: {} for mast in site.masts}
     for n in range(int(round(seconds / config.tick_s))):
         t = round(n * config.tick_s, 6)
         shared = common.step(config.tick_s)
@@ -373,7 +401,75 @@ def simulate(site: Site, config: SimConfig, seconds: float) -> Iterator[Tick]:
                 packets.extend(_transmit(site, config, record, seq[tracker], rng))
                 seq[tracker] = (seq[tracker] + 1) % 8
         packets.sort(key=lambda p: (p.t, p.mast))
-        yield Tick(t, tuple(packets), tuple(sorted(truth, key=lambda r: r.id)))
+        _listen(heard, packets)
+        stations = _stations(site, config, n, t, (shared, correction), heard, station_rng)
+        yield Tick(t, tuple(packets), tuple(sorted(truth, key=lambda r: r.id)), stations)
+
+
+def check_scripts(site: Site, config: SimConfig) -> None:
+    """SOS and button scripts name staff on the site (ValueError naming the entry otherwise)."""
+    entries = [("sos_script", i, e[0]) for i, e in enumerate(config.sos_script)]
+    entries += [("button_script", i, e[0]) for i, e in enumerate(config.button_script)]
+    for name, index, tracker in entries:
+        info = site.trackers.get(tracker)
+        if info is None or not info.kind.is_person:
+            what = "not on the site" if info is None else f"a {info.kind.value}"
+            raise ValueError(f"{name}[{index}]: tracker {tracker} is {what}, not staff")
+
+
+def sos_on(config: SimConfig, tracker: int, t: float) -> bool:
+    """Whether the wearer's SOS is on at ``t`` (held from the press until cancelled)."""
+    return any(who == tracker and start <= t < end for who, start, end in config.sos_script)
+
+
+def button_pressed(config: SimConfig, tracker: int, t: float) -> bool:
+    """Whether the wearer presses the button during the tick starting at ``t``."""
+    return any(who == tracker and t <= at < t + config.tick_s for who, at in config.button_script)
+
+
+def _listen(heard: dict[int, dict[int, TrackerPacket]], packets: list[HeardPacket]) -> None:
+    """Each mast remembers the newest packet of every tracker it heard since its last station packet."""
+    for packet in packets:
+        decoded = decode_tracker(packet.payload)
+        heard[packet.mast][decoded.id] = decoded
+
+
+def _stations(
+    site: Site,
+    config: SimConfig,
+    n: int,
+    t: float,
+    errors: tuple[np.ndarray, np.ndarray],
+    heard: dict[int, dict[int, TrackerPacket]],
+    rng: np.random.Generator,
+) -> tuple[HeardPacket, ...]:
+    """The base-station packet of the mast whose turn it is, if it has power (after the trackers' slots)."""
+    cycle = max(1, int(round(config.station_cycle_s / config.tick_s)))
+    shared, applied = errors
+    live = [mast for mast in site.masts if mast_up(config, mast.id, t)]
+    sent = []
+    for turn, mast in enumerate(site.masts):
+        if n % cycle != turn % cycle:
+            continue
+        slots = heard[mast.id]
+        heard[mast.id] = {}
+        if mast not in live:
+            continue
+        # The first powered mast's correction is the one the simulated trackers applied this tick.
+        own = applied if mast is live[0] else -(shared + rng.normal(0.0, config.gnss.base_sigma_m, size=2))
+        payload = encode_station(_station_packet(mast, own, slots))
+        rx = round(t + len(site.trackers) * config.slot_s + config.rx_delay_s, 6)
+        sent.append(HeardPacket(rx, mast.id, payload))
+    return tuple(sent)
+
+
+def _station_packet(mast: Mast, correction: np.ndarray, heard: dict[int, TrackerPacket]) -> StationPacket:
+    east, north = correction_cm(correction)
+    slots = tuple(
+        None if (p := heard.get(tracker)) is None else Slot(p.x, p.y, p.speed)
+        for tracker in range(STATION_SLOTS)
+    )
+    return StationPacket(mast.id, east, north, slots)
 
 
 def _correction(
@@ -402,8 +498,10 @@ def _truth(
     fix_y = min(max(y + float(noise[1]), 0.0), grid.height_m)
     battery = battery_state(config, tracker, t)
     kind = site.trackers[tracker].kind.value
+    sending = battery != "both_empty"
+    sos, button = sos_on(config, tracker, t), button_pressed(config, tracker, t)
     return Truth(
-        t, tracker, kind, x, y, pose.speed, pose.heading, fix_x, fix_y, battery, battery != "both_empty"
+        t, tracker, kind, x, y, pose.speed, pose.heading, fix_x, fix_y, battery, sending, sos, button
     )
 
 
@@ -411,7 +509,7 @@ def _transmit(
     site: Site, config: SimConfig, record: Truth, seq: int, rng: np.random.Generator
 ) -> list[HeardPacket]:
     cx, cy = site.grid.quantise(record.fix_x, record.fix_y)
-    payload = encode_tracker(TrackerPacket(cx, cy, speed_code(record.speed), False, record.id, seq))
+    payload = encode_tracker(TrackerPacket(cx, cy, speed_code(record.speed), record.sos, record.id, seq))
     rx = round(record.t + record.id * config.slot_s + config.rx_delay_s, 6)
     lost = rng.random(len(site.masts)) < config.loss
     return [
@@ -422,7 +520,12 @@ def _transmit(
 
 
 def reports_of_tick(tick: Tick, site: Site, seen: Deduplicator) -> list[Report]:
-    """One tick's packets decoded and de-duplicated across masts, as ingestion hands them to the engine."""
+    """One tick's packets decoded and de-duplicated across masts, as ingestion hands them to the engine.
+
+    A button press is marked on the presser's report: the packet has no button bit, so this is what the
+    presser's own engine (tracker mode) sees; a base station learns nothing of it.
+    """
+    pressed = {record.id for record in tick.truth if record.button}
     reports = []
     for heard in tick.packets:
         try:
@@ -431,7 +534,7 @@ def reports_of_tick(tick: Tick, site: Site, seen: Deduplicator) -> list[Report]:
         except DecodeError:
             continue
         if seen.is_new(packet, heard.t):
-            reports.append(report)
+            reports.append(dataclasses.replace(report, button=True) if packet.id in pressed else report)
     return reports
 
 
@@ -448,8 +551,13 @@ def truth_record(truth: Truth) -> dict[str, Any]:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in record.items()}
 
 
+def tick_packets(tick: Tick) -> list[HeardPacket]:
+    """Tracker and base-station packets of a tick in time order (what the gateways forward)."""
+    return sorted(tick.packets + tick.stations, key=lambda p: (p.t, p.mast, len(p.payload)))
+
+
 def packet_record(heard: HeardPacket) -> dict[str, Any]:
-    """A packet line as a gateway bridge forwards it: rx time, mast, base64 payload."""
+    """A packet line as a gateway bridge forwards it: rx time, mast, base64 payload (5 or 82 bytes)."""
     return {"t": heard.t, "mast": heard.mast, "payload": base64.b64encode(heard.payload).decode("ascii")}
 
 
