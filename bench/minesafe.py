@@ -214,8 +214,13 @@ def main() -> None:
     with Progress(transient=True, console=Console(stderr=True)) as progress:
         result["one_site_4hz"] = [
             run_engine(Fleet.make(n), 4.0, seconds, progress, f"engine {n} trackers @ 4 Hz")
-            for n in (50, 200, 1000)
+            for n in (20, 50, 200, 1000)
         ]
+        result["baselines_quarry_4hz"] = {
+            f"{kind}_{n}": run_baseline(Fleet.make(n), kind, 4.0, seconds, radius)
+            for n in (20, 50)
+            for kind in ("all_pairs", "ckdtree")
+        }
         result["baselines_1000_4hz"] = {
             kind: run_baseline(Fleet.make(1000), kind, 4.0, seconds, radius)
             for kind in ("all_pairs", "ckdtree")
