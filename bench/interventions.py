@@ -161,12 +161,15 @@ def pm_ref(index: int) -> str:
 
 def app_env(url: str) -> dict[str, str]:
     """Environment of the server and worker processes: this database, only the interventions desk."""
-    return {
+    env = {
         "TOCSIN_DATABASE_URL": url,
         "TOCSIN_SECRET_KEY": SECRET,
-        "TOCSIN_DESKS": '["interventions"]',
+        "TOCSIN_DESKS": "interventions",
         "PYTHONUNBUFFERED": "1",
     }
+    if "TOCSIN_THREADS" in os.environ:  # to compare thread-pool sizes; the product default otherwise
+        env["TOCSIN_THREADS"] = os.environ["TOCSIN_THREADS"]
+    return env
 
 
 def start_server(stack: ExitStack, url: str, workers: int, logs: Path) -> tuple[str, subprocess.Popen, Path]:

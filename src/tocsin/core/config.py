@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
     lease_seconds: int = Field(default=60, ge=1)
+    threads: int = Field(default=8, ge=1, le=1000)  # sync routes at once per process; see benchmarks.md
     delivery_timeout: float = Field(default=10.0, gt=0)
     token_lifetime: int = Field(default=3600, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)

@@ -441,9 +441,29 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _thread_limit(threads: int) -> Callable[[FastAPI], Any]:
+    """Size the thread pool that runs the sync routes (fewer threads, less GIL contention under load)."""
+    from contextlib import asynccontextmanager
+
+    import anyio.to_thread
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Any:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
+
+
 def build_app(shell: Shell) -> FastAPI:
     """The FastAPI app: shell routes, every desk's routers, static files, errors, language, sessions."""
-    app = FastAPI(title="Tocsin", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Tocsin",
+        version="0.1.0",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=_thread_limit(shell.settings.threads),
+    )
     app.state.shell = shell
     install_error_pages(app)
     app.add_middleware(
