@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.core import audit
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
@@ -187,19 +186,11 @@ async def upload_outages(
         return _feed_page(request, db, user, errors=errors, status_code=400)
     now = shell.clock()
     try:
-        result = outages.import_cuts_csv(db=db, text=outages.decode_upload(data), now=now)
+        result = outages.import_cuts_csv(
+            db=db, text=outages.decode_upload(data), now=now, actor=user.username
+        )
     except outages.FeedError as error:
         return _feed_page(request, db, user, problems=error.problems, status_code=400)
-    audit.record(
-        db,
-        at=now,
-        actor=user.username,
-        action="interventions.cuts_imported",
-        object_type="iv_line_cut",
-        object_id="csv",
-        imported=result.imported,
-        duplicates=result.duplicates,
-    )
     query = urlencode({"imported": result.imported, "duplicates": result.duplicates})
     return RedirectResponse(f"/interventions/oc/outages?{query}", status_code=303)
 

@@ -117,13 +117,15 @@ def decode_upload(data: bytes) -> str:
         raise FeedError([RowProblem(line, "file", NOT_UTF8)]) from None
 
 
-def import_cuts_csv(*, db: Session, text: str, now: datetime) -> ImportResult:
+def import_cuts_csv(*, db: Session, text: str, now: datetime, actor: str = "system") -> ImportResult:
     """Import a CSV outage feed, all or nothing; every bad line and field is named."""
     rows, problems = _read_csv(text)
-    return _store(db, rows, problems, now=now, source="csv")
+    return _store(db, rows, problems, now=now, source="csv", actor=actor)
 
 
-def add_cuts(*, db: Session, cuts: Any, now: datetime, source: str = "api") -> ImportResult:
+def add_cuts(
+    *, db: Session, cuts: Any, now: datetime, source: str = "api", actor: str = "system"
+) -> ImportResult:
     """Import a JSON outage feed (a list of objects with the CSV's fields), all or nothing."""
     if not isinstance(cuts, list):
         raise FeedError([RowProblem(0, "body", "must be a JSON list of cuts")])
@@ -136,7 +138,7 @@ def add_cuts(*, db: Session, cuts: Any, now: datetime, source: str = "api") -> I
             rows.append((number, item))
         else:
             problems.append(RowProblem(number, "item", NOT_AN_OBJECT))
-    return _store(db, rows, problems, now=now, source=source)
+    return _store(db, rows, problems, now=now, source=source, actor=actor)
 
 
 def _read_csv(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[RowProblem]]:
@@ -171,6 +173,7 @@ def _store(
     *,
     now: datetime,
     source: str,
+    actor: str,
 ) -> ImportResult:
     cuts: list[dict[str, Any]] = []
     for line, values in rows:
@@ -185,6 +188,16 @@ def _store(
     fresh, duplicates = _without_duplicates(db, cuts)
     db.add_all(LineCut(**cut, source=source, imported_at=now) for cut in fresh)
     db.flush()
+    audit.record(
+        db,
+        at=now,
+        actor=actor,
+        action="interventions.cuts_imported",
+        object_type="iv_line_cut",
+        object_id=source,
+        imported=len(fresh),
+        duplicates=duplicates,
+    )
     return ImportResult(imported=len(fresh), duplicates=duplicates)
 
 

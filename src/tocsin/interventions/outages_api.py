@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from tocsin.core import audit
 from tocsin.core.auth import StaffUser
 from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
 from tocsin.interventions import outages
@@ -42,19 +41,9 @@ async def post_outages(
         return _error(400, "body", "must be a JSON list of cuts")
     now = shell_of(request).clock()
     try:
-        result = await run_in_threadpool(outages.add_cuts, db=db, cuts=cuts, now=now)
+        result = await run_in_threadpool(outages.add_cuts, db=db, cuts=cuts, now=now, actor=user.username)
     except outages.FeedError as error:
         return _error(400, error.field or "body", error.reason, error.problems)
-    audit.record(
-        db,
-        at=now,
-        actor=user.username,
-        action="interventions.cuts_imported",
-        object_type="iv_line_cut",
-        object_id="api",
-        imported=result.imported,
-        duplicates=result.duplicates,
-    )
     return JSONResponse({"imported": result.imported, "duplicates": result.duplicates})
 
 
