@@ -20,7 +20,12 @@ def test_a_csv_import_is_audited_with_its_counts(database, clock):
 
 
 def test_a_json_import_is_audited(database, clock):
-    cut = {"cut_at": "2026-11-20T10:05:00+01:00", "pm": "FI-12345-0001", "pto": "FI-1234-0001", "dying_gasp": False}
+    cut = {
+        "cut_at": "2026-11-20T10:05:00+01:00",
+        "pm": "FI-12345-0001",
+        "pto": "FI-1234-0001",
+        "dying_gasp": False,
+    }
     with database.session() as db:
         add_cuts(db=db, cuts=[cut], now=clock(), actor="feed-bot")
     assert events(database) == [("feed-bot", "api", {"imported": 1, "duplicates": 0})]
