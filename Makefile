@@ -28,7 +28,7 @@ system-deps:
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy src/tocsin/core src/tocsin/minesafe
+	$(BIN)/mypy src/tocsin
 
 test-sqlite: install
 	TOCSIN_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -n 2

@@ -7,10 +7,11 @@ path in the file), then replaces the stored configuration in one transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -168,7 +169,7 @@ def parse_config(data: object) -> DeskFile:
         raise ConfigError([_problem(e) for e in error.errors()]) from None
 
 
-def _problem(error: dict) -> str:
+def _problem(error: Any) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top)"
     return f"{path}: {error['msg']}"
 
@@ -228,7 +229,7 @@ def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection) -> None:
                 uses_flow3=p.uses_flow3,
             )
         )
-        if p.outbound:
+        if p.outbound is not None and credential is not None:
             outbox.set_credential(
                 db,
                 name=credential,
@@ -243,7 +244,7 @@ def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection) -> None:
     db.flush()
 
 
-def _scope_applies(partner_role: str, my_roles: list[str]) -> bool:
+def _scope_applies(partner_role: str, my_roles: Sequence[str]) -> bool:
     """A DO or OC calls us as OI; an OI calls us as OC (M2/M4 need write:interventions)."""
     if partner_role in ("DO", "OC"):
         return "OI" in my_roles
@@ -292,7 +293,7 @@ def referential(db: Session) -> Referential:
     revision = db.scalar(select(DeskConfig.revision).where(DeskConfig.id == 1))
     if revision is None:
         current(db)
-    key = str(db.get_bind().url)
+    key = str(db.get_bind().engine.url)
     cached = _referentials.get(key)
     if cached is not None and cached.config.revision == revision:
         return cached

@@ -118,7 +118,8 @@ def correct_and_resend(
     lines = checked_natures(changes.get("natures") or declaration.natures, at_end=fin is not None)
     if fin is not None and fin < debut:
         raise DomainError("the end must not be before the start", field="ended_at")
-    declaration.pm, declaration.code_oi, declaration.debut = owner.ref, owner.oi_code, debut
+    declaration.pm, declaration.debut = owner.ref, debut
+    declaration.code_oi = owner.oi_code or declaration.code_oi  # known_pm() refused a PM without OI
     declaration.fin, declaration.natures = fin, lines
     kind = _resend_kind(declaration)
     _queue(db, declaration, kind, partner, config, now)

@@ -37,11 +37,12 @@ def _declare(db: Session, start: datetime, n: int, now: datetime) -> str | None:
         "Nature_PBO_PTO": [{"nature": 1 + n % 2, "PBO": f"PT00{n:05d}", "PTO": f"FI-0000-{n:04d}"}],
         "Debut_Inter": debut.isoformat(),
     }
+    sender = str(body["Code_DO"])
     if n % 4 != 3:
-        reply = _receive(db, body, sender=body["Code_DO"], at=min(debut + timedelta(minutes=2 + n), now))
+        reply = _receive(db, body, sender=sender, at=min(debut + timedelta(minutes=2 + n), now))
     if n % 4 != 0:
         body["Fin_Inter"] = (debut + timedelta(minutes=25 + 5 * n)).isoformat()
-        reply = _receive(db, body, sender=body["Code_DO"], at=min(debut + timedelta(minutes=30 + 5 * n), now))
+        reply = _receive(db, body, sender=sender, at=min(debut + timedelta(minutes=30 + 5 * n), now))
     return reply.ref_oi
 
 

@@ -82,7 +82,7 @@ async def start_json(request: Request, user: StaffUser = Depends(TECHNICIAN)) ->
         request,
         lambda db, now: declarations.start(
             db=db,
-            pm=data.get("pm"),
+            pm=str(data.get("pm") or ""),
             natures=data.get("natures"),
             started_at=data.get("started_at"),
             technician=user.username,
@@ -100,7 +100,7 @@ async def end_json(request: Request, user: StaffUser = Depends(TECHNICIAN)) -> R
         request,
         lambda db, now: declarations.end(
             db=db,
-            ref_do=data.get("ref_do"),
+            ref_do=str(data.get("ref_do") or ""),
             ended_at=data.get("ended_at"),
             natures=data.get("natures"),
             now=now,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from tocsin.core import outbox
 from tocsin.core.audit import AuditEvent
+from tocsin.core.db import affected
 from tocsin.core.scheduler import Job
 from tocsin.interventions import outages
 from tocsin.interventions.config import current
@@ -39,7 +41,7 @@ def close_old_rejections(*, db: Session, now: datetime) -> str:
         )
         .values(status=outbox.CLOSED)
     )
-    return f"{result.rowcount or 0} rejected message(s) closed"
+    return f"{affected(result)} rejected message(s) closed"
 
 
 def purge_expired(*, db: Session, now: datetime) -> str:
@@ -62,8 +64,8 @@ def purge_expired(*, db: Session, now: datetime) -> str:
     return ", ".join(f"{name} {count}" for name, count in counts.items())
 
 
-def _delete(db: Session, model: type, *conditions: object) -> int:
-    return int(db.execute(delete(model).where(*conditions)).rowcount or 0)
+def _delete(db: Session, model: Any, *conditions: Any) -> int:
+    return affected(db.execute(delete(model).where(*conditions)))
 
 
 JOBS = [

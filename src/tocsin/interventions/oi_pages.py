@@ -59,8 +59,15 @@ FLAGS = {
     "out_of_window": ("Out of window", "The cut time lies outside [HD, HF], so it does not count."),
     "worked_on_by_do": ("Line worked on", "The DO worked on this very line, so it does not count."),
 }
-INTERVENTION_FLAGS = ("hd_in_future", "hf_in_future", "long_intervention", "late_m1", "m3_before_m1")
-INTERVENTION_FLAGS += ("modified", "m1_after_m3")
+INTERVENTION_FLAGS = (
+    "hd_in_future",
+    "hf_in_future",
+    "long_intervention",
+    "late_m1",
+    "m3_before_m1",
+    "modified",
+    "m1_after_m3",
+)
 OUTCOMES = {
     "created": "created",
     "duplicate": "duplicate",
@@ -315,9 +322,9 @@ def timeline(db: Session, intervention: Intervention) -> list[dict[str, Any]]:
     """
     ref = intervention.ref_oi
     entries: list[dict[str, Any]] = []
-    for message in db.scalars(select(InboundMessage).where(InboundMessage.subject == ref)):
+    for inbound in db.scalars(select(InboundMessage).where(InboundMessage.subject == ref)):
         entries.append(
-            {"type": "inbound", "at": message.received_at, "rank": 0, "id": message.id, "m": message}
+            {"type": "inbound", "at": inbound.received_at, "rank": 0, "id": inbound.id, "m": inbound}
         )
     for report in db.scalars(select(ImpactReport).where(ImpactReport.intervention_id == intervention.id)):
         entries.append({"type": "report", "at": report.received_at, "rank": 1, "id": report.id, "m": report})
@@ -651,14 +658,15 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 3), dpi=100)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     days = [d for d, _ in figures.per_day]
-    axes.bar(days, [n for _, n in figures.per_day], color="#0b5cad")
+    axes.bar(days, [n for _, n in figures.per_day], color="#0b5cad")  # type: ignore[arg-type]
     axes.set_title(title)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()

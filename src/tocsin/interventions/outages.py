@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit, outbox
+from tocsin.core.db import affected
 from tocsin.core.errors import Conflict, DomainError
 from tocsin.interventions import flows
 from tocsin.interventions.config import current
@@ -287,7 +288,7 @@ def review(*, db: Session, received: ReceivedIntervention, config: DeskConfig) -
         .where(LineCut.pm == received.pm, LineCut.cut_at >= day_start, LineCut.cut_at < day_end)
         .order_by(LineCut.cut_at, LineCut.id)
     )
-    result, counted_ptos = Review(), set()
+    result, counted_ptos = Review(), set[str]()
     for cut in db.scalars(query):
         reason = _exclusion(cut, received, counted_ptos)
         if reason is None:
@@ -378,7 +379,7 @@ def queue_m5(
         .where(ReceivedIntervention.id == received.id, ReceivedIntervention.m5_state == received.m5_state)
         .values(m5_state="sent", m5_sent_at=now)
     )
-    if claimed.rowcount != 1:
+    if affected(claimed) != 1:
         raise Conflict("Another M5 for this intervention was queued at the same time.", field="m5")
     partner = db.get(Partner, received.code_oi)
     assert partner is not None

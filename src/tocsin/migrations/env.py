@@ -1,14 +1,14 @@
 """Alembic environment: the metadata of the core and of every desk."""
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import Connection, pool
 
 from tocsin.core.db import Base, make_engine
 from tocsin.migrations.models import import_all_models
 
 import_all_models()
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run_migrations_offline() -> None:
@@ -27,7 +27,7 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
     )
