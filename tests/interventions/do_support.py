@@ -13,6 +13,7 @@ import jsonschema
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.interventions.helpers import set_pending_schedule
 from tests.openapi_check import spec
 from tocsin.core.auth import upsert_staff
 from tocsin.core.outbox import Answer, OutboxMessage, Worker
@@ -116,7 +117,7 @@ def answer(
 ) -> None:
     """Claim the next due message and record this answer, as the worker does after its HTTP call
     (``schedule``: the retries the message has left)."""
-    set_schedule(database, list(schedule))
+    set_pending_schedule(database, list(schedule))
     worker = Worker(database, schedule=list(schedule), name="test", clock=clock)
     try:
         [message] = worker.claim()
@@ -135,13 +136,3 @@ def reject(database, clock, code: int = 4, description: str = "PM inconnu : FI-1
         status,
         {"Code_Reponse": code, "Libelle_Reponse": labels[code], "Description_Reponse": description},
     )
-
-
-def set_schedule(database, schedule: list[int]) -> None:
-    """Give every pending message this retry schedule."""
-    from sqlalchemy import update
-
-    from tocsin.core.outbox import PENDING, OutboxMessage
-
-    with database.session() as db:
-        db.execute(update(OutboxMessage).where(OutboxMessage.status == PENDING).values(schedule=schedule))

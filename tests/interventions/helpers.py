@@ -30,6 +30,16 @@ def outcomes(database) -> list[str]:
         return [m.outcome for m in db.scalars(select(InboundMessage).order_by(InboundMessage.id))]
 
 
+def set_pending_schedule(database, schedule: list[int]) -> None:
+    """Give every pending outbox message this retry schedule ([] = its next failure is final)."""
+    from sqlalchemy import update
+
+    from tocsin.core.outbox import PENDING
+
+    with database.session() as db:
+        db.execute(update(OutboxMessage).where(OutboxMessage.status == PENDING).values(schedule=schedule))
+
+
 def count(database, model) -> int:
     with database.session() as db:
         return db.scalar(select(func.count()).select_from(model))

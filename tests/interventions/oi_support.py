@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.interventions.browser_support import make_staff
 from tests.interventions.conftest import m1, m3
+from tests.interventions.helpers import set_pending_schedule
 from tocsin.core.outbox import Worker
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/v1"
@@ -75,19 +76,9 @@ def line(pto: str, cut_at: str) -> dict[str, str]:
 def fail_deliveries(database, clock) -> None:
     """Run a real worker against a closed port with the retry schedule used up: every due message is
     attempted once and fails at once (as it would after its last retry)."""
-    no_retries_left(database)
+    set_pending_schedule(database, [])
     worker = Worker(database, schedule=[], name="test-worker", clock=clock, timeout=2)
     try:
         worker.run(stop_when_idle=True)
     finally:
         worker.close()
-
-
-def no_retries_left(database) -> None:
-    """Give every pending message an empty retry schedule, so its next failure is final."""
-    from sqlalchemy import update
-
-    from tocsin.core.outbox import PENDING, OutboxMessage
-
-    with database.session() as db:
-        db.execute(update(OutboxMessage).where(OutboxMessage.status == PENDING).values(schedule=[]))

@@ -12,8 +12,9 @@ def test_simultaneous_duplicates_share_one_oi_reference(client, live_server, dat
     headers = {"Authorization": f"Bearer {token_for(client, 'doxx')}"}
 
     def send(_: int) -> dict:
-        return httpx.post(f"{live_server.base_url}/v1/intervention_DO", json=m1("RACE-1"), headers=headers,
-                          timeout=30).json()
+        return httpx.post(
+            f"{live_server.base_url}/v1/intervention_DO", json=m1("RACE-1"), headers=headers, timeout=30
+        ).json()
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         replies = list(pool.map(send, range(6)))

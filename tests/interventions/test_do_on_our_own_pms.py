@@ -21,8 +21,15 @@ def test_start_and_end_on_our_own_pm_are_answered_at_once(database, clock):
         apply_config(db, parse_config(CONFIG), now=clock())
     started = datetime(2026, 11, 20, 8, 55, tzinfo=UTC)
     with database.session() as db:
-        declarations.start(db=db, pm="FI-12345-0001", natures=[{"nature": 1, "PBO": "PT0000001"}],
-                           started_at=started.isoformat(), technician="tech", ref_do="OWN-1", now=clock())
+        declarations.start(
+            db=db,
+            pm="FI-12345-0001",
+            natures=[{"nature": 1, "PBO": "PT0000001"}],
+            started_at=started.isoformat(),
+            technician="tech",
+            ref_do="OWN-1",
+            now=clock(),
+        )
     with database.session() as db:
         declarations.end(db=db, ref_do="OWN-1", ended_at="2026-11-20T10:30:00+01:00", now=clock())
     with database.session() as db:

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
+from tests.interventions.helpers import set_pending_schedule
 from tests.interventions.oc_support import add_received, apply_oc_config
-from tests.interventions.oi_support import no_retries_left
 from tocsin.core.errors import Conflict
 from tocsin.core.outbox import Worker
 from tocsin.interventions.models import ReceivedIntervention
@@ -29,7 +29,7 @@ def oi_answering(status: int, code: int = 0):
 
 
 def deliver(database, clock, http) -> None:
-    no_retries_left(database)
+    set_pending_schedule(database, [])
     worker = Worker(database, schedule=[], name="test-worker", clock=clock, http=http)
     try:
         worker.run(stop_when_idle=True)
