@@ -18,7 +18,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
-from tocsin.core import auth
+from tocsin.core.auth import passwords
 from tocsin.core.clock import FixedClock
 from tocsin.core.config import Settings
 from tocsin.core.db import Base, Database
@@ -27,7 +27,7 @@ from tocsin.core.migrate import upgrade
 pytest_plugins = ["tests.interventions.browser_support", "tests.interventions.do_fixtures"]
 
 # argon2id at its cheapest for tests: hashing is exercised, seconds per test are not spent on it.
-auth.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+passwords.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -113,6 +113,7 @@ def settings(database: Database) -> Settings:
     return Settings(
         database_url=database.url,
         secret_key="test-secret-key-0123456789",
+        allowed_hosts=["testserver", "127.0.0.1", "localhost"],
         retry_schedule=[60, 120, 300, 600, 72000],
     )
 

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings, get_settings
 from tocsin.core.db import Database
-from tocsin.core.web import Desk, Shell, build_app
+from tocsin.core.desk import Desk
+from tocsin.core.web import Shell, build_app
 
 DESKS = {
     "interventions": "tocsin.interventions.desk",

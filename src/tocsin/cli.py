@@ -41,7 +41,13 @@ def serve(
     """Serve every enabled desk over HTTP."""
     import uvicorn
 
-    get_settings()
+    from tocsin.core.config import MissingSecretKey, secret_key_of
+
+    try:
+        secret_key_of(get_settings())
+    except MissingSecretKey as error:
+        console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from None
     uvicorn.run(
         "tocsin.app:asgi",
         factory=True,
@@ -74,8 +80,9 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve once the data is loaded."),
 ) -> None:
     """Migrate, load demo data for every desk, then serve with a worker in the background."""
-    from tocsin.demo import load_demo, serve_demo
+    from tocsin.demo import demo_settings, load_demo, serve_demo
 
+    demo_settings()
     migrate()
     load_demo(database(), get_settings())
     if serve_after:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from tocsin.app import desk_part
 from tocsin.core.auth import upsert_staff
 from tocsin.core.clock import utc_now
-from tocsin.core.config import Settings
+from tocsin.core.config import Settings, get_settings
 from tocsin.core.db import Database
 
 console = Console(stderr=True)
@@ -22,6 +24,22 @@ DEMO_USERS = {
     "technicien": ["technician"],
     "lecteur": ["viewer"],
 }
+
+
+DEMO_KEY = Path("var/secret-key")
+
+
+def demo_settings() -> None:
+    """The demo's own settings: a secret key made once and kept in var/ (readable by its owner only),
+    and the API description open without sign-in. Real deployments set their own key."""
+    if not os.environ.get("TOCSIN_SECRET_KEY") and not os.environ.get("TOCSIN_SECRET_KEY_FILE"):
+        if not DEMO_KEY.exists():
+            DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
+            DEMO_KEY.touch(mode=0o600)
+            DEMO_KEY.write_text(secrets.token_urlsafe(32))
+        os.environ["TOCSIN_SECRET_KEY_FILE"] = str(DEMO_KEY.resolve())
+    os.environ.setdefault("TOCSIN_PUBLIC_API_DOCS", "true")
+    get_settings.cache_clear()
 
 
 def load_demo(database: Database, settings: Settings) -> None:

@@ -98,6 +98,18 @@ def page(browser, base_url: str) -> Iterator[object]:
     context.close()
 
 
+def wait_for_script(page, expression: str, *, what: str, timeout: float = 15.0) -> None:
+    """Poll a JavaScript expression until it is true, with a deadline. (Playwright's wait_for_function
+    compiles its predicate with eval, which the pages' Content-Security-Policy forbids.)"""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: {expression} still false after {timeout} s")
+        page.wait_for_timeout(50)
+
+
 def make_staff(database, *, username: str, roles: list[str], password: str = "correct horse 42") -> str:
     """Create (or update) a staff user with ``roles``; returns the password."""
     from tocsin.core.auth import upsert_staff

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from tests.interventions.browser_support import sign_in
+from tests.interventions.browser_support import sign_in, wait_for_script
 from tests.interventions.do_support import declaration
 from tocsin.interventions.models import Declaration
 
@@ -72,7 +72,7 @@ def test_a_technician_starts_and_ends_an_intervention_online(phone, database):
 @pytest.mark.browser
 def test_offline_declarations_wait_on_the_phone_and_leave_with_their_original_times(phone, database):
     tab = open_page(phone, database, "2026-11-20T06:15:00+01:00")
-    tab.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_for_script(tab, "navigator.serviceWorker.controller !== null", what="the service worker")
     phone.set_offline(True)
     tab.wait_for_selector("#network[data-online=no]")
     ref = start_and_end(tab, ("2026-11-20T06:15:00+01:00", "2026-11-20T07:05:30+01:00"))

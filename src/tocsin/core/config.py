@@ -10,6 +10,18 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_RETRY_SCHEDULE = (60, 120, 300, 600, 72000)
+PUBLISHED_KEYS = {"dev-only-change-me"}  # keys that once shipped in this repository
+
+
+class MissingSecretKey(RuntimeError):
+    """Serving pages needs a secret key to sign session cookies, and none is set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "TOCSIN_SECRET_KEY is not set: give 16 characters or more of random text, "
+            "or TOCSIN_SECRET_KEY_FILE with the path of a file holding it "
+            '(e.g. python3 -c "import secrets; print(secrets.token_urlsafe(32))")'
+        )
 
 
 class Settings(BaseSettings):
@@ -18,7 +30,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
 
     database_url: str = "sqlite:///var/tocsin.db"
-    secret_key: str = Field(default="dev-only-change-me", min_length=16)
+    secret_key: str | None = Field(default=None, min_length=16, repr=False)
     desks: Annotated[list[str], NoDecode] = ["interventions", "minesafe"]
     timezone: str = "Europe/Paris"
     default_language: str = "fr"
@@ -32,6 +44,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     worker_id: str = ""
     secure_cookies: bool = False
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "::1"]
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    session_max_hours: int = Field(default=12, ge=1, le=30 * 24)
+    read_timeout: float = Field(default=60.0, gt=0, le=3600)  # a request body must arrive within this
+    public_api_docs: bool = False  # /api/docs without sign-in (the demo turns it on)
 
     @model_validator(mode="before")
     @classmethod
@@ -45,10 +62,17 @@ class Settings(BaseSettings):
                 data[name] = Path(path).read_text().strip()
         return data
 
-    @field_validator("desks", "retry_schedule", mode="before")
+    @field_validator("secret_key")
+    @classmethod
+    def not_a_published_key(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() in PUBLISHED_KEYS:
+            raise ValueError("this key is published in the source code; generate your own")
+        return value
+
+    @field_validator("desks", "retry_schedule", "allowed_hosts", mode="before")
     @classmethod
     def comma_separated(cls, value: object) -> object:
-        """Read ``TOCSIN_DESKS=interventions,minesafe`` or ``TOCSIN_RETRY_SCHEDULE=60,120`` (or JSON)."""
+        """Read ``TOCSIN_DESKS=interventions,minesafe``, ``TOCSIN_RETRY_SCHEDULE=60,120`` (or JSON)."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -64,6 +88,13 @@ class Settings(BaseSettings):
         if any(step <= 0 for step in value):
             raise ValueError("every retry delay must be a positive number of seconds")
         return value
+
+
+def secret_key_of(settings: Settings) -> str:
+    """The key that signs cookies; raises MissingSecretKey when none was configured."""
+    if not settings.secret_key:
+        raise MissingSecretKey()
+    return settings.secret_key
 
 
 @lru_cache

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -29,7 +31,9 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    delete,
     exists,
+    or_,
     select,
     update,
 )
@@ -88,6 +92,18 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     body: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class WorkerHeartbeat(Base):
+    """A running worker says it is alive every few seconds; the leases of a silent one are free at once,
+    rather than at the end of their lease."""
+
+    __tablename__ = "worker_heartbeat"
+
+    owner: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class OutboundCredential(Base):
@@ -180,38 +196,68 @@ def classify(answer: Answer) -> str:
     return REJECTED
 
 
-class TokenSource:
-    """Bearer tokens for outbound calls, fetched with client credentials and kept until near expiry."""
+class TokenUnavailable(Exception):
+    """No bearer token for a partner right now (its token endpoint failed, recently or just now)."""
 
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
+
+class TokenSource:
+    """Bearer tokens for outbound calls, fetched with client credentials and kept until near expiry.
+
+    Each credential has its own lock, so a partner whose token endpoint hangs holds up only its own
+    deliveries; after a failed fetch the credential cools down for ``cool_down`` seconds, during which
+    its deliveries fail at once (and are retried on their schedule) instead of queueing on the lock.
+    """
+
+    def __init__(self, http: httpx.Client, cool_down: float = 15.0) -> None:
+        self.http, self.cool_down = http, cool_down
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._failures: dict[str, tuple[float, str]] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._fetching = threading.Lock()
 
     def header(self, credential: OutboundCredential | None) -> dict[str, str]:
         if credential is None:
             return {}
-        with self._fetching:  # one fetch per credential even when many deliveries start together
-            with self._lock:
-                cached = self._tokens.get(credential.name)
-            if not cached or cached[1] <= time.monotonic():
-                cached = self._fetch(credential)
-        return {"Authorization": f"Bearer {cached[0]}"}
+        token = self._ready(credential.name)
+        if token is None:
+            with self._lock_for(credential.name):  # one fetch per credential when many start together
+                token = self._ready(credential.name) or self._fetch(credential)
+        return {"Authorization": f"Bearer {token}"}
 
-    def _fetch(self, credential: OutboundCredential) -> tuple[str, float]:
+    def _ready(self, name: str) -> str | None:
+        """A cached token, or None; raises TokenUnavailable while the credential cools down."""
+        now = time.monotonic()
+        with self._lock:
+            cached, failure = self._tokens.get(name), self._failures.get(name)
+        if cached and cached[1] > now:
+            return cached[0]
+        if failure and failure[0] > now:
+            raise TokenUnavailable(failure[1])
+        return None
+
+    def _lock_for(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def _fetch(self, credential: OutboundCredential) -> str:
         data = {"grant_type": "client_credentials"}
         if credential.scope:
             data["scope"] = credential.scope
-        reply = self.http.post(
-            credential.token_url, data=data, auth=(credential.client_id, credential.client_secret)
-        )
-        reply.raise_for_status()
-        body = reply.json()
-        life = float(body.get("expires_in", 300))
-        token = (str(body["access_token"]), time.monotonic() + max(life - 30, life / 2))
+        try:
+            reply = self.http.post(
+                credential.token_url, data=data, auth=(credential.client_id, credential.client_secret)
+            )
+            reply.raise_for_status()
+            body = reply.json()
+            token, life = str(body["access_token"]), float(body.get("expires_in", 300))
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+            reason = f"token endpoint of {credential.name}: {type(error).__name__}: {error}"[:500]
+            with self._lock:
+                self._failures[credential.name] = (time.monotonic() + self.cool_down, reason)
+            raise TokenUnavailable(reason) from None
         with self._lock:
-            self._tokens[credential.name] = token
+            self._tokens[credential.name] = (token, time.monotonic() + max(life - 30, life / 2))
+            self._failures.pop(credential.name, None)
         return token
 
     def forget(self, name: str | None) -> None:
@@ -220,7 +266,15 @@ class TokenSource:
 
 
 class Worker:
-    """Claims due messages, delivers them concurrently, records each attempt."""
+    """Claims due messages, delivers them concurrently, records each attempt.
+
+    Leases carry this worker's own ``owner`` id (its name and a random suffix), renewed by a heartbeat
+    every ``HEARTBEAT_EVERY`` seconds. A worker killed mid-delivery stops beating; after ``STALE_AFTER``
+    seconds its leases are free to the others, instead of after the whole lease.
+    """
+
+    HEARTBEAT_EVERY = 2.0
+    STALE_AFTER = 10.0
 
     def __init__(
         self,
@@ -232,21 +286,41 @@ class Worker:
         timeout: float = 10.0,
         batch: int = 50,
         lease_seconds: int = 60,
+        per_partner: int = 16,
         http: httpx.Client | None = None,
     ) -> None:
         self.database = database
         self.schedule = list(schedule)
-        self.name = name
+        self.name = name[:60]
+        self.owner = f"{self.name}:{secrets.token_hex(4)}"
         self.clock = clock
         self.batch = batch
+        self.per_partner = per_partner
         self.lease = timedelta(seconds=max(lease_seconds, int(2 * timeout) + 1))  # outlives a delivery
         self.http = http or httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=64))
         self.tokens = TokenSource(self.http)
-        self.pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="deliver")
+        self.pool = ThreadPoolExecutor(max_workers=batch, thread_name_prefix="deliver")
         self.stopping = threading.Event()
+        self._credentials: dict[str, OutboundCredential] = {}
+        self._beaten_at = -float("inf")
 
-    def claim(self, limit: int | None = None) -> list[OutboxMessage]:
-        """Lease up to ``limit`` (default ``batch``) due messages, at most one per stream, held by no one."""
+    def beat(self, *, force: bool = False) -> None:
+        """Tell the other workers this one is alive (at most every HEARTBEAT_EVERY seconds)."""
+        if not force and time.monotonic() - self._beaten_at < self.HEARTBEAT_EVERY:
+            return
+        now = self.clock()
+        with self.database.session() as db:
+            row = db.get(WorkerHeartbeat, self.owner)
+            if row is None:
+                db.add(WorkerHeartbeat(owner=self.owner, name=self.name, started_at=now, seen_at=now))
+            else:
+                row.seen_at = now
+        self._beaten_at = time.monotonic()
+
+    def claim(self, limit: int | None = None, busy: Iterable[str] = ()) -> list[OutboxMessage]:
+        """Lease up to ``limit`` (default ``batch``) due messages, at most one per stream, held by no
+        live worker, to partners not in ``busy``."""
+        self.beat()
         now = self.clock()
         earlier = aliased(OutboxMessage)
         blocked = exists().where(
@@ -256,14 +330,22 @@ class Worker:
                 earlier.status == PENDING,
             )
         )
-        free = (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until < now)
+        silent = select(WorkerHeartbeat.owner).where(
+            WorkerHeartbeat.seen_at < now - timedelta(seconds=self.STALE_AFTER)
+        )
+        free = or_(
+            OutboxMessage.lease_until.is_(None),
+            OutboxMessage.lease_until < now,
+            OutboxMessage.lease_owner.in_(silent),
+        )
         due = and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, free)
+        query = select(OutboxMessage.id).where(due, ~blocked)
+        if busy:
+            query = query.where(OutboxMessage.partner.not_in(list(busy)))
         with self.database.session() as db:
             ids = list(
                 db.scalars(
-                    select(OutboxMessage.id)
-                    .where(due, ~blocked)
-                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                     .limit(limit or self.batch)
                     .with_for_update(skip_locked=True)
                 )
@@ -273,16 +355,17 @@ class Worker:
             db.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), due)
-                .values(lease_until=now + self.lease, lease_owner=self.name)
+                .values(lease_until=now + self.lease, lease_owner=self.owner)
                 .execution_options(synchronize_session=False)
             )
         with self.database.session() as db:
             rows = db.scalars(
-                select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.name)
+                select(OutboxMessage).where(
+                    OutboxMessage.id.in_(ids), OutboxMessage.lease_owner == self.owner
+                )
             )
             claimed = list(rows)
-            credentials = {c.name: c for c in db.scalars(select(OutboundCredential))}
-        self._credentials = credentials
+            self._credentials = {c.name: c for c in db.scalars(select(OutboundCredential))}
         return claimed
 
     def run_once(self) -> int:
@@ -295,29 +378,42 @@ class Worker:
     def run(self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False) -> None:
         """Loop until stopped (or, for tests and the demo, until nothing is due).
 
-        Deliveries run in the thread pool while the loop claims more as soon as there is room, so one
-        slow partner does not hold up the messages behind it.
+        Deliveries run in the thread pool while the loop claims more as soon as there is room; no
+        partner may hold more than ``per_partner`` of the pool, so one slow partner cannot hold up the
+        others' messages.
         """
-        inflight: set[Future[None]] = set()
+        inflight: dict[Future[None], str] = {}
+        heart = threading.Thread(target=self._keep_beating, name="heartbeat", daemon=True)
+        heart.start()
         while not self.stopping.is_set():
             room = self.batch - len(inflight)
-            claimed = self._claim_safely(room) if room > 0 else []
-            inflight |= {self.pool.submit(self.deliver, message) for message in claimed}
+            per_partner = Counter(inflight.values())
+            busy = {p for p, n in per_partner.items() if n >= self.per_partner}
+            claimed = self._claim_safely(room, busy) if room > 0 else []
+            for message in claimed:
+                inflight[self.pool.submit(self.deliver, message)] = message.partner
             if not claimed:
                 if not inflight and stop_when_idle:
-                    return
+                    break
                 if inflight:
-                    wait(inflight, timeout=idle_sleep, return_when=FIRST_COMPLETED)
+                    wait(list(inflight), timeout=idle_sleep, return_when=FIRST_COMPLETED)
                 else:
                     self.stopping.wait(idle_sleep)
-            inflight = {future for future in inflight if not future.done()}
-        wait(inflight)
+            inflight = {f: p for f, p in inflight.items() if not f.done()}
+        wait(list(inflight))
 
-    def _claim_safely(self, limit: int) -> list[OutboxMessage]:
+    def _keep_beating(self) -> None:
+        while not self.stopping.wait(self.HEARTBEAT_EVERY):
+            try:
+                self.beat(force=True)
+            except Exception as error:  # the database may be away for a moment; the loop says so too
+                log.warning("worker %s could not renew its heartbeat: %s", self.name, error)
+
+    def _claim_safely(self, limit: int, busy: set[str]) -> list[OutboxMessage]:
         try:
-            return self.claim(limit)
-        except Exception:  # the loop must survive a database hiccup
-            log.exception("outbox worker could not claim messages")
+            return self.claim(limit, busy)
+        except Exception as error:  # the loop must survive a database hiccup
+            log.warning("outbox worker could not claim messages: %s: %s", type(error).__name__, error)
             self.stopping.wait(1.0)
             return []
 
@@ -340,6 +436,8 @@ class Worker:
             if reply.status_code == 401:
                 self.tokens.forget(message.credential)
             return answer
+        except TokenUnavailable as error:
+            return Answer(None, None, str(error)[:1000], _ms(started))
         except (httpx.HTTPError, ValueError, KeyError) as error:
             return Answer(None, None, f"{type(error).__name__}: {error}"[:1000], _ms(started))
 
@@ -349,7 +447,7 @@ class Worker:
         outcome = classify(answer)
         with self.database.session() as db:
             current = db.get(OutboxMessage, message.id, with_for_update=True)
-            if current is None or current.lease_owner != self.name or current.status != PENDING:
+            if current is None or current.lease_owner != self.owner or current.status != PENDING:
                 return
             current.attempts += 1
             current.round_attempts += 1
@@ -384,9 +482,25 @@ class Worker:
                 handler(db, current, outcome, answer.json)
 
     def close(self) -> None:
+        """Stop, let deliveries finish, and say goodbye so no one waits for this worker's leases."""
         self.stopping.set()
         self.pool.shutdown(wait=True)
         self.http.close()
+        try:
+            with self.database.session() as db:
+                db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.owner == self.owner))
+                db.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.lease_owner == self.owner, OutboxMessage.status == PENDING)
+                    .values(lease_until=None, lease_owner=None)
+                )
+        except Exception as error:
+            log.warning("worker %s could not release its leases: %s", self.name, error)
+
+
+def purge_heartbeats(db: Session, *, before: datetime) -> int:
+    """Forget workers silent since ``before`` (their leases were free long ago)."""
+    return affected(db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < before)))
 
 
 def _ms(started: float) -> int:
@@ -431,8 +545,6 @@ def attempts_of(db: Session, message_id: int) -> list[DeliveryAttempt]:
 
 def purge(db: Session, *, desk: str, before: datetime) -> int:
     """Delete finished messages of a desk created before ``before`` (retention); returns how many."""
-    from sqlalchemy import delete
-
     finished = (DELIVERED, REJECTED, FAILED, CLOSED)
     ids = select(OutboxMessage.id).where(
         OutboxMessage.desk == desk, OutboxMessage.created_at < before, OutboxMessage.status.in_(finished)
@@ -444,6 +556,16 @@ def purge(db: Session, *, desk: str, before: datetime) -> int:
         )
     )
     return affected(result)
+
+
+def drop_credentials(db: Session, *, prefix: str, keep: Iterable[str]) -> None:
+    """Delete the outbound credentials named ``prefix…`` that are not in ``keep``."""
+    db.execute(
+        delete(OutboundCredential).where(
+            OutboundCredential.name.startswith(prefix, autoescape=True),
+            OutboundCredential.name.not_in(list(keep)),
+        )
+    )
 
 
 def set_credential(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,6 +34,8 @@ from tocsin.interventions.models import PM, DeskConfig, Partner, PMOperator
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}$")]
 Ref = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z_-]{1,50}$")]
 Role = Literal["OI", "OC", "DO"]
+MANAGED_BY = "interventions"  # the clients this file owns (other desks may declare their own)
+CREDENTIAL_PREFIX = "iv:"
 SCOPES_FOR_ROLE = {"DO": "write:interventions", "OC": "write:clients", "OI": "write:interventions"}
 
 
@@ -100,6 +102,7 @@ class DeskFile(Strict):
     )
     retention_days: int = Field(default=365, ge=1)
     ko_resend_hours: int = Field(default=48, ge=1)
+    secret_overlap_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
     m5: M5Section = Field(default_factory=M5Section)
     flags: FlagSection = Field(default_factory=FlagSection)
 
@@ -194,7 +197,7 @@ def apply_config(
     row.ko_resend_hours, row.loaded_at = desk_file.ko_resend_hours, now
     row.revision = uuid.uuid4().hex
     db.add(row)
-    _apply_partners(db, desk_file, me)
+    revoked = _apply_partners(db, desk_file, me, now)
     _apply_pms(db, desk_file)
     audit.record(
         db,
@@ -206,18 +209,23 @@ def apply_config(
         code=me.code,
         partners=len(desk_file.partners),
         pms=len(desk_file.pms),
+        revoked_clients=revoked,
     )
 
 
-def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection) -> None:
+def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection, now: datetime) -> list[str]:
+    """Replace the partners; a partner left out loses its client and tokens, a new secret ends the old
+    tokens (after ``secret_overlap_minutes``). Returns the client ids revoked."""
     db.execute(delete(PMOperator))
     db.execute(delete(Partner))
     if "OC" in me.roles:
         db.add(Partner(code=me.code, name=me.name or me.code, roles=["OC"], uses_flow3=desk_file.m5.enabled))
+    overlap = timedelta(minutes=desk_file.secret_overlap_minutes)
+    credentials, clients = set(), set()
     for p in desk_file.partners:
         if p.code == me.code:
             continue
-        credential = f"iv:{p.code}" if p.outbound else None
+        credential = f"{CREDENTIAL_PREFIX}{p.code}" if p.outbound else None
         db.add(
             Partner(
                 code=p.code,
@@ -230,6 +238,7 @@ def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection) -> None:
             )
         )
         if p.outbound is not None and credential is not None:
+            credentials.add(credential)
             outbox.set_credential(
                 db,
                 name=credential,
@@ -239,9 +248,21 @@ def _apply_partners(db: Session, desk_file: DeskFile, me: SelfSection) -> None:
                 scope=p.outbound.scope,
             )
         if p.client_id and p.client_secret:
+            clients.add(p.client_id)
             scopes = sorted({SCOPES_FOR_ROLE[r] for r in p.roles if _scope_applies(r, me.roles)})
-            auth.upsert_client(db, client_id=p.client_id, secret=p.client_secret, owner=p.code, scopes=scopes)
+            auth.upsert_client(
+                db,
+                client_id=p.client_id,
+                secret=p.client_secret,
+                owner=p.code,
+                scopes=scopes,
+                managed_by=MANAGED_BY,
+                now=now,
+                overlap=overlap,
+            )
+    outbox.drop_credentials(db, prefix=CREDENTIAL_PREFIX, keep=credentials)
     db.flush()
+    return auth.deactivate_missing(db, managed_by=MANAGED_BY, keep=clients)
 
 
 def _scope_applies(partner_role: str, my_roles: Sequence[str]) -> bool:

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tocsin.core.web import Desk, NavLink
+from tocsin.core.desk import Desk, NavLink
 from tocsin.interventions import api, do_pages, oc_pages, oi_pages, outages_api
 
 HERE = Path(__file__).parent

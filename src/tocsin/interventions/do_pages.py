@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
-from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.interventions import declarations
 from tocsin.interventions.config import current
 from tocsin.interventions.models import PM, Declaration
@@ -56,9 +56,7 @@ router = APIRouter()
 
 
 @router.get("/interventions/do/technician", response_class=HTMLResponse, include_in_schema=False)
-def technician_page(
-    request: Request, user: StaffUser = Depends(TECHNICIAN), db: Session = Depends(get_db)
-) -> Response:
+def technician_page(request: Request, user: StaffUser = Depends(TECHNICIAN), db: Session = DB) -> Response:
     """The technician's page: choose the PM, Start, natures, End."""
     shell = shell_of(request)
     pms = db.scalars(select(PM).where(PM.oi_code.is_not(None)).order_by(PM.ref))
@@ -109,7 +107,7 @@ async def end_json(request: Request, user: StaffUser = Depends(TECHNICIAN)) -> R
 
 
 @router.get("/api/interventions/do/declarations/{ref_do}", dependencies=[Depends(TECHNICIAN)])
-def declaration_json(ref_do: str, db: Session = Depends(get_db)) -> Response:
+def declaration_json(ref_do: str, db: Session = DB) -> Response:
     """Where a declaration stands (the page polls it to show the OI's acknowledgement)."""
     declaration = declarations.find(db, ref_do)
     if declaration is None:
@@ -120,9 +118,7 @@ def declaration_json(ref_do: str, db: Session = Depends(get_db)) -> Response:
 
 
 @router.get("/interventions/do/rejected", response_class=HTMLResponse, include_in_schema=False)
-def rejected_page(
-    request: Request, user: StaffUser = Depends(REVIEWER), db: Session = Depends(get_db)
-) -> Response:
+def rejected_page(request: Request, user: StaffUser = Depends(REVIEWER), db: Session = DB) -> Response:
     """Declarations the OI rejected, to correct and re-send within the window; closed ones below."""
     return _rejected(request, db)
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
-from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.interventions import outages
 from tocsin.interventions.config import current
 from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
@@ -50,7 +50,7 @@ def received_list(
     stage: str = "",
     m5: str = "",
     user: StaffUser = Depends(require_staff("operator", "viewer")),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Interventions announced by OIs, filtered by local day, PM, stage (M2/M4) and M5 state."""
     shell, config = shell_of(request), _config(db)
@@ -92,7 +92,7 @@ def m5_preview(
     request: Request,
     received_id: int,
     user: StaffUser = Depends(require_staff("operator", "viewer")),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """The M5 of one intervention: customers counted, cuts left out and why, and a send button."""
     return _preview(request, db, _received(db, received_id), user)
@@ -104,7 +104,7 @@ def send_m5(
     received_id: int,
     user: StaffUser = Depends(require_staff("operator")),
     _csrf: None = Depends(check_csrf),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Queue the M5 now (first send, or a re-send after a KO or a failed delivery)."""
     received = _received(db, received_id)
@@ -162,7 +162,7 @@ def _preview(
 def outage_feed(
     request: Request,
     user: StaffUser = Depends(require_staff("operator", "viewer")),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """The outage feed: upload form and the most recent cuts."""
     params = request.query_params
@@ -176,7 +176,7 @@ async def upload_outages(
     file: UploadFile | None = File(None),
     user: StaffUser = Depends(require_staff("operator")),
     _csrf: None = Depends(check_csrf),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Import an uploaded CSV, all or nothing; on errors list every bad line and field."""
     shell = shell_of(request)

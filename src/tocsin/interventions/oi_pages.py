@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit, auth, outbox
 from tocsin.core.outbox import OutboxMessage
-from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.interventions import stats as desk_stats
 from tocsin.interventions.flows import DESK, PATHS
 from tocsin.interventions.models import (
@@ -200,7 +200,7 @@ def interventions_list(
     flag: str = "",
     page: str = "1",
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Interventions, newest start first, filtered by PM, local days, DO, status and flag."""
     zone = desk_zone(request, db)
@@ -296,7 +296,7 @@ def intervention_timeline(
     request: Request,
     ref_oi: str,
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Every message about one intervention, in order, with delivery attempts, reports and audit."""
     intervention = db.scalar(select(Intervention).where(Intervention.ref_oi == ref_oi))
@@ -352,7 +352,7 @@ def rejections(
     until: str = "",
     page: str = "1",
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """KO answers we gave (never stored as messages), for support, newest first."""
     zone = desk_zone(request, db)
@@ -412,7 +412,7 @@ def failed_deliveries(
     page: str = "1",
     queued: str = "",
     user: auth.StaffUser = Depends(OPERATORS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Messages of this desk that failed (or were rejected), by partner and creation period."""
     zone = desk_zone(request, db)
@@ -485,7 +485,7 @@ def retry_one(
     request: Request,
     message_id: int,
     user: auth.StaffUser = Depends(OPERATORS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Queue one failed or rejected message again."""
     now = shell_of(request).clock()
@@ -504,7 +504,7 @@ def retry_many(
     since: str = Form("", alias="retry-since"),
     until: str = Form("", alias="retry-until"),
     user: auth.StaffUser = Depends(OPERATORS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Queue again every failed message to one partner created between two local times."""
     zone = desk_zone(request, db)
@@ -550,9 +550,7 @@ def _audit_retry(db: Session, user: auth.StaffUser, now: datetime, *, object_id:
 
 
 @router.get("/referential", response_class=HTMLResponse)
-def referential(
-    request: Request, user: auth.StaffUser = Depends(READERS), db: Session = Depends(get_db)
-) -> Response:
+def referential(request: Request, user: auth.StaffUser = Depends(READERS), db: Session = DB) -> Response:
     """PMs with the OCs present at each; partners with roles, URL and which credentials exist."""
     inbound = set(db.scalars(select(auth.ApiClient.client_id).where(auth.ApiClient.active.is_(True))))
     partners = [
@@ -597,7 +595,7 @@ def statistics_page(
     since: str = "",
     until: str = "",
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Tables and a chart for the chosen local days, with a CSV link per table."""
     inputs, first, last = _stats_period(request, db, since, until)
@@ -641,7 +639,7 @@ def statistics_chart(
     since: str = "",
     until: str = "",
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """Bar chart of interventions per local day, as PNG."""
     inputs, first, last = _stats_period(request, db, since, until)
@@ -681,7 +679,7 @@ def statistics_csv(
     since: str = "",
     until: str = "",
     user: auth.StaffUser = Depends(READERS),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> Response:
     """One statistics table as CSV (UTF-8, comma-separated, header row)."""
     if table not in STATS_TABLES:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import StaffUser
-from tocsin.core.web import check_csrf, get_db, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.interventions import outages
 
 router = APIRouter(prefix="/api/interventions", tags=["interventions OC"])
@@ -29,7 +29,7 @@ async def post_outages(
     request: Request,
     user: StaffUser = Depends(require_staff("operator")),
     _csrf: None = Depends(check_csrf),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> JSONResponse:
     """Import line cuts, all or nothing; answers how many were stored and how many were duplicates."""
     body = await request.body()

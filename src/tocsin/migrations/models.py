@@ -4,7 +4,9 @@ from importlib import import_module
 
 MODEL_MODULES = (
     "tocsin.core.audit",
-    "tocsin.core.auth",
+    "tocsin.core.auth.partners",
+    "tocsin.core.auth.staff",
+    "tocsin.core.auth.throttle",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
     "tocsin.interventions.models",

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from tocsin.core.web import Desk
+from tocsin.core.desk import Desk
 
 desk = Desk(
     name="minesafe",

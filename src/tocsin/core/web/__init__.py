@@ -1,0 +1,31 @@
+"""The web shell every desk plugs into. Desks import what they need from here:
+``Db`` (a committed-before-reply session), ``require_staff``, ``require_scope``, ``check_csrf``,
+``shell_of`` (settings, clock, templates of the app)."""
+
+from tocsin.core.desk import Desk, NavLink
+from tocsin.core.web.app import build_app
+from tocsin.core.web.csrf import check_csrf, csrf_token
+from tocsin.core.web.errors import TokenProblem, wants_json
+from tocsin.core.web.oauth import require_scope
+from tocsin.core.web.sessions import LoginRequired, RoleMissing, current_user, require_staff
+from tocsin.core.web.shell import DB, Db, Shell, get_db, shell_of
+
+__all__ = [
+    "DB",
+    "Db",
+    "Desk",
+    "LoginRequired",
+    "NavLink",
+    "RoleMissing",
+    "Shell",
+    "TokenProblem",
+    "build_app",
+    "check_csrf",
+    "csrf_token",
+    "current_user",
+    "get_db",
+    "require_scope",
+    "require_staff",
+    "shell_of",
+    "wants_json",
+]

@@ -1,0 +1,27 @@
+"""CSRF: every page form and every page-side JSON call carries the session's token."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request
+
+from tocsin.core.errors import DomainError
+
+
+def csrf_token(request: Request) -> str:
+    if "csrf" not in request.session:
+        request.session["csrf"] = secrets.token_urlsafe(24)
+    return request.session["csrf"]
+
+
+async def check_csrf(request: Request) -> None:
+    """Reject a state-changing page request whose CSRF token does not match the session's."""
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get("csrf")
+        sent = value if isinstance(value, str) else None
+    if not sent or not secrets.compare_digest(str(sent), request.session.get("csrf", "")):
+        raise DomainError("the form has expired; reload the page and try again", field="csrf")

@@ -1,0 +1,93 @@
+"""Signed-in staff: the session cookie holds a random token checked against the database on each page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from tocsin.core.auth import staff
+from tocsin.core.auth.staff import StaffUser
+from tocsin.core.web.shell import Db, shell_of
+
+SESSION_KEY = "sid"
+
+
+class LoginRequired(Exception):
+    """Raised for a page that needs a signed-in staff user."""
+
+
+class RoleMissing(Exception):
+    """Raised when the signed-in user lacks the role a page needs."""
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy, uvicorn's --proxy-headers puts the real one here)."""
+    return request.client.host if request.client else "unknown"
+
+
+def _user_of(request: Request, db: Session) -> StaffUser | None:
+    if hasattr(request.state, "user"):
+        user: StaffUser | None = request.state.user
+        return user
+    token = request.session.get(SESSION_KEY)
+    user = None
+    if isinstance(token, str) and token:
+        shell = shell_of(request)
+        user = staff.session_user(db, token=token, now=shell.clock(), rules=shell.session_rules)
+        if user is not None:
+            db.expunge(user)  # error pages, after a rollback, still show who is signed in
+    request.state.user = user
+    return user
+
+
+def current_user(request: Request) -> StaffUser | None:
+    """The signed-in staff user, if any (loaded once per request)."""
+    if hasattr(request.state, "user"):
+        user: StaffUser | None = request.state.user
+        return user
+    if not request.session.get(SESSION_KEY):
+        request.state.user = None
+        return None
+    with shell_of(request).database.session() as db:
+        return _user_of(request, db)
+
+
+def require_staff(*roles: str) -> Callable[..., StaffUser]:
+    """Dependency: the signed-in staff user, who must hold one of ``roles`` (admin holds all)."""
+
+    def dependency(request: Request, db: Db) -> StaffUser:
+        user = _user_of(request, db)
+        if user is None:
+            raise LoginRequired()
+        if roles and not (set(roles) | {"admin"}) & set(user.roles):
+            raise RoleMissing()
+        return user
+
+    return dependency
+
+
+def start_session(request: Request, db: Db, user: StaffUser) -> None:
+    """Sign ``user`` in on this browser: a fresh cookie (no fixation) and a fresh CSRF token."""
+    shell = shell_of(request)
+    token = staff.open_session(
+        db, user=user, now=shell.clock(), rules=shell.session_rules, address=client_address(request)
+    )
+    request.session.clear()
+    request.session[SESSION_KEY] = token
+    request.state.user = user
+
+
+def end_session(request: Request, db: Db) -> None:
+    token = request.session.get(SESSION_KEY)
+    if isinstance(token, str) and token:
+        staff.end_session(db, token=token)
+    request.session.clear()
+    request.state.user = None
+
+
+async def signed_in_or_none(request: Request) -> StaffUser | None:
+    """For async routes: the signed-in user without holding the event loop."""
+    return await run_in_threadpool(current_user, request)

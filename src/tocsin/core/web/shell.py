@@ -1,0 +1,115 @@
+"""Per-app services the routes need: settings, database, clock, translations, templates, token cache."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from tocsin.core.auth import partners
+from tocsin.core.auth.staff import SessionRules, StaffUser
+from tocsin.core.clock import Clock, utc_now
+from tocsin.core.config import Settings
+from tocsin.core.db import Database
+from tocsin.core.desk import Desk, NavLink
+from tocsin.core.i18n import CORE_LOCALES, LANGUAGES, Catalogs
+
+HERE = Path(__file__).resolve().parent.parent
+SECRET_CHECKS_AT_ONCE = 2  # argon2 verifications running together per process (each uses a core)
+
+
+class Shell:
+    """What every route of one app shares."""
+
+    def __init__(
+        self, settings: Settings, database: Database, desks: list[Desk], clock: Clock = utc_now
+    ) -> None:
+        self.settings, self.database, self.desks, self.clock = settings, database, desks, clock
+        languages = sorted({"en", settings.default_language, *[lang for d in desks for lang in d.languages]})
+        folders = [CORE_LOCALES, *[d.locales for d in desks if d.locales]]
+        self.catalogs = Catalogs(folders, languages)
+        loaders = [FileSystemLoader(str(d.templates)) for d in desks if d.templates]
+        self.templates = Environment(
+            loader=ChoiceLoader([*loaders, FileSystemLoader(str(HERE / "templates"))]),
+            autoescape=select_autoescape(["html"]),
+        )
+        self.token_cache = partners.TokenCache()
+        self.session_rules = SessionRules(
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            lifetime=timedelta(hours=settings.session_max_hours),
+        )
+        self._limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+    def secret_checks(self) -> anyio.CapacityLimiter:
+        """The threads allowed to run argon2 at once in this event loop, apart from the routes' pool."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._limiters:
+            self._limiters[loop] = anyio.CapacityLimiter(SECRET_CHECKS_AT_ONCE)
+        return self._limiters[loop]
+
+    def render(self, request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        """Render a page in the request's language with the layout's common context."""
+        from tocsin.core.web.csrf import csrf_token
+        from tocsin.core.web.sessions import current_user
+
+        lang = request.state.lang
+        user = current_user(request)
+        context.setdefault("errors", [])
+        page = self.templates.get_template(name).render(
+            request=request,
+            _=lambda text, **kw: (
+                self.catalogs.gettext(lang, text).format(**kw) if kw else self.catalogs.gettext(lang, text)
+            ),
+            lang=lang,
+            languages={k: LANGUAGES[k] for k in self.languages_for(request)},
+            user=user,
+            csrf=csrf_token(request),
+            nav=self.nav_for(user),
+            desks=self.desks,
+            **context,
+        )
+        return HTMLResponse(page, status_code=status_code)
+
+    def languages_for(self, request: Request) -> list[str]:
+        """The languages offered on this page: its desk's (and English), or every one on shell pages."""
+        first = request.url.path.strip("/").split("/")[0]
+        desk = next((d for d in self.desks if d.name == first), None)
+        wanted = set(desk.languages) | {"en"} if desk else set(self.catalogs.languages)
+        return [lang for lang in self.catalogs.languages if lang in wanted]
+
+    def nav_for(self, user: StaffUser | None) -> list[tuple[str, list[NavLink]]]:
+        roles = set(user.roles) if user else set()
+        menu = []
+        for desk in self.desks:
+            links = [n for n in desk.nav if not n.roles or roles & set(n.roles) or "admin" in roles]
+            if links:
+                menu.append((desk.title, links))
+        return menu
+
+    def gettext(self, request: Request, text: str) -> str:
+        return self.catalogs.gettext(request.state.lang, text)
+
+
+def shell_of(request: Request) -> Shell:
+    return request.app.state.shell
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A request-scoped session: committed if the route returns, rolled back if it raises."""
+    with shell_of(request).database.session() as db:
+        yield db
+
+
+# Committed before the response leaves (scope="function"): a client that sees a success and loads the
+# next page at once must find the change stored.
+DB = Depends(get_db, scope="function")
+Db = Annotated[Session, DB]
