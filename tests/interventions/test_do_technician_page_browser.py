@@ -22,7 +22,7 @@ def phone(browser, live_server, do_setup) -> Iterator[object]:  # noqa: F811
         base_url=live_server.base_url,
         locale="en-GB",
         timezone_id="Europe/Paris",
-        viewport={"width": 390, "height": 800},
+        viewport={"width": 390, "height": 844},
         service_workers="allow",
     )
     yield context
@@ -45,11 +45,11 @@ def start_and_end(tab, clock_at: tuple[str, str]) -> str:
     tab.get_by_label("PM", exact=True).fill("FI-12345-0001")
     tab.locator("#natures-0-nature").select_option(label="RACC")
     tab.locator("#natures-0-PBO").fill("PT0012345")
-    tab.get_by_role("button", name="Start").click()
+    tab.get_by_role("button", name="Start the intervention", exact=True).click()
     ref = entry(tab, "start").get_attribute("data-ref")
     tab.clock.set_fixed_time(clock_at[1])
     tab.locator("#natures-0-nature").select_option(label="AUCUNE ACTION")
-    tab.get_by_role("button", name="End").click()
+    tab.get_by_role("button", name="End the intervention", exact=True).click()
     return ref
 
 
@@ -93,7 +93,7 @@ def test_offline_declarations_wait_on_the_phone_and_leave_with_their_original_ti
 def test_a_pm_outside_the_referential_is_named_on_the_page(phone, database):
     tab = open_page(phone, database, "2026-11-20T10:00:00+01:00")
     tab.get_by_label("PM", exact=True).fill("FI-00000-0000")
-    tab.get_by_role("button", name="Start").click()
+    tab.get_by_role("button", name="Start the intervention", exact=True).click()
     assert tab.locator("#pm-error").inner_text() == "This PM is not in our referential."
     assert tab.locator("#pm").get_attribute("aria-invalid") == "true"
     assert tab.locator("#queue li").count() == 0

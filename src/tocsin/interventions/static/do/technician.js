@@ -1,6 +1,8 @@
 /* Technician page: every Start and End is queued on the phone with the phone's own time, then posted
    when the network allows (at load, on the "online" event and every 20 s), so a PM without coverage
    costs a delay, never a declaration. The client makes the reference, so a re-post is idempotent.
+   Each button does only what it says, and only in its own mode: Start queues an M1 while idle, End
+   an M3 while an intervention runs; Enter in a field does neither.
    Plain JavaScript, no framework, no network dependency. */
 (function () {
   "use strict";
@@ -10,6 +12,8 @@
   var form = document.getElementById("declare");
   var pm = document.getElementById("pm");
   var pmError = document.getElementById("pm-error");
+  var startButton = document.getElementById("start");
+  var endButton = document.getElementById("end");
   var linesBox = document.getElementById("lines");
   var template = document.getElementById("line-template");
   var list = document.getElementById("queue");
@@ -137,8 +141,8 @@
     var running = mode === "running";
     var current = load(CURRENT, null);
     form.dataset.mode = mode;
-    document.getElementById("start").hidden = running;
-    document.getElementById("end").hidden = !running;
+    startButton.hidden = running;
+    endButton.hidden = !running;
     pm.readOnly = running;
     endOnlyNatures(running);
     var info = document.getElementById("running");
@@ -306,29 +310,51 @@
     });
   }
 
+  /* The second click of a double tap lands where the other button has just appeared: ignore it, so
+     a hurried Start never ends the intervention it started (a keyboard press has detail 0). */
+  function repeated(event) {
+    return event.detail > 1;
+  }
+
+  function start(event) {
+    if (form.dataset.mode !== "idle" || repeated(event)) {
+      return;
+    }
+    var now = new Date();
+    var reference = pm.value.trim().toUpperCase();
+    if (!reference || !knownPm(reference)) {
+      showPmError(reference ? t("This PM is not in our referential.") : t("Enter the PM."));
+      return;
+    }
+    showPmError("");
+    var entry = { action: "start", ref_do: newReference(now), pm: reference, natures: natures(), time: isoLocal(now), at: now.getTime() };
+    save(CURRENT, { ref_do: entry.ref_do, pm: reference, at: entry.at, natures: entry.natures });
+    enqueue(entry);
+    setMode("running");
+    document.getElementById("running").focus();
+    flush();
+  }
+
+  function end(event) {
+    var current = load(CURRENT, null);
+    if (form.dataset.mode !== "running" || !current || repeated(event)) {
+      return;
+    }
+    var now = new Date();
+    enqueue({ action: "end", ref_do: current.ref_do, pm: current.pm, natures: natures(), time: isoLocal(now), at: now.getTime() });
+    localStorage.removeItem(CURRENT);
+    pm.value = "";
+    setMode("idle");
+    resetLines();
+    document.getElementById("queue-title").focus();
+    flush();
+  }
+
+  startButton.addEventListener("click", start);
+  endButton.addEventListener("click", end);
+  /* No submit button: Enter in a field must neither start nor end an intervention, nor reload the page. */
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var now = new Date();
-    if (form.dataset.mode === "running") {
-      var current = load(CURRENT, null);
-      enqueue({ action: "end", ref_do: current.ref_do, pm: current.pm, natures: natures(), time: isoLocal(now), at: now.getTime() });
-      localStorage.removeItem(CURRENT);
-      pm.value = "";
-      setMode("idle");
-      resetLines();
-    } else {
-      var reference = pm.value.trim().toUpperCase();
-      if (!reference || !knownPm(reference)) {
-        showPmError(reference ? t("This PM is not in our referential.") : t("Enter the PM."));
-        return;
-      }
-      showPmError("");
-      var entry = { action: "start", ref_do: newReference(now), pm: reference, natures: natures(), time: isoLocal(now), at: now.getTime() };
-      save(CURRENT, { ref_do: entry.ref_do, pm: reference, at: entry.at, natures: entry.natures });
-      enqueue(entry);
-      setMode("running");
-    }
-    flush();
   });
 
   document.getElementById("add-line").addEventListener("click", function () {
