@@ -27,7 +27,7 @@ def sign_in(client: TestClient, username: str = "marie", password: str = "correc
 
 
 def signed_in(client: TestClient) -> bool:
-    return client.get(PAGE, follow_redirects=False).status_code == 200
+    return client.get("/interventions/oi/interventions", follow_redirects=False).status_code == 200
 
 
 @pytest.fixture

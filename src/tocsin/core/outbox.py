@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +33,7 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
+    func,
     or_,
     select,
     update,
@@ -317,39 +318,28 @@ class Worker:
                 row.seen_at = now
         self._beaten_at = time.monotonic()
 
-    def claim(self, limit: int | None = None, busy: Iterable[str] = ()) -> list[OutboxMessage]:
-        """Lease up to ``limit`` (default ``batch``) due messages, at most one per stream, held by no
-        live worker, to partners not in ``busy``."""
+    def claim(
+        self, limit: int | None = None, inflight: Mapping[str, int] | None = None
+    ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` (default ``batch``) due messages held by no live worker: at most one per
+        stream, and per partner no more than ``per_partner`` minus what it has ``inflight`` already,
+        partners taken in the order of their oldest due message."""
         self.beat()
         now = self.clock()
-        earlier = aliased(OutboxMessage)
-        blocked = exists().where(
-            and_(
-                earlier.stream == OutboxMessage.stream,
-                earlier.id < OutboxMessage.id,
-                earlier.status == PENDING,
-            )
-        )
-        silent = select(WorkerHeartbeat.owner).where(
-            WorkerHeartbeat.seen_at < now - timedelta(seconds=self.STALE_AFTER)
-        )
-        free = or_(
-            OutboxMessage.lease_until.is_(None),
-            OutboxMessage.lease_until < now,
-            OutboxMessage.lease_owner.in_(silent),
-        )
-        due = and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, free)
-        query = select(OutboxMessage.id).where(due, ~blocked)
-        if busy:
-            query = query.where(OutboxMessage.partner.not_in(list(busy)))
+        limit, inflight = limit or self.batch, inflight or {}
+        due = self._due(now)
         with self.database.session() as db:
-            ids = list(
-                db.scalars(
-                    query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-                    .limit(limit or self.batch)
-                    .with_for_update(skip_locked=True)
-                )
+            waiting = db.execute(
+                select(OutboxMessage.partner)
+                .where(due)
+                .group_by(OutboxMessage.partner)
+                .order_by(func.min(OutboxMessage.next_attempt_at))
             )
+            ids: list[int] = []
+            for (partner,) in waiting.all():
+                room = min(limit - len(ids), self.per_partner - inflight.get(partner, 0))
+                if room > 0:
+                    ids += self._lock_due(db, due, partner, room)
             if not ids:
                 return []
             db.execute(
@@ -367,6 +357,38 @@ class Worker:
             claimed = list(rows)
             self._credentials = {c.name: c for c in db.scalars(select(OutboundCredential))}
         return claimed
+
+    def _due(self, now: datetime) -> Any:
+        """Pending, due, and not leased by a live worker (an expired lease, or a silent owner)."""
+        silent = select(WorkerHeartbeat.owner).where(
+            WorkerHeartbeat.seen_at < now - timedelta(seconds=self.STALE_AFTER)
+        )
+        free = or_(
+            OutboxMessage.lease_until.is_(None),
+            OutboxMessage.lease_until < now,
+            OutboxMessage.lease_owner.in_(silent),
+        )
+        return and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, free)
+
+    @staticmethod
+    def _lock_due(db: Session, due: Any, partner: str, room: int) -> list[int]:
+        """Lock up to ``room`` due messages of one partner, the first of their streams only."""
+        earlier = aliased(OutboxMessage)
+        blocked = exists().where(
+            and_(
+                earlier.stream == OutboxMessage.stream,
+                earlier.id < OutboxMessage.id,
+                earlier.status == PENDING,
+            )
+        )
+        query = (
+            select(OutboxMessage.id)
+            .where(due, OutboxMessage.partner == partner, ~blocked)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(room)
+            .with_for_update(skip_locked=True)
+        )
+        return list(db.scalars(query))
 
     def run_once(self) -> int:
         """Claim and deliver one batch; returns how many messages were attempted."""
@@ -387,9 +409,7 @@ class Worker:
         heart.start()
         while not self.stopping.is_set():
             room = self.batch - len(inflight)
-            per_partner = Counter(inflight.values())
-            busy = {p for p, n in per_partner.items() if n >= self.per_partner}
-            claimed = self._claim_safely(room, busy) if room > 0 else []
+            claimed = self._claim_safely(room, Counter(inflight.values())) if room > 0 else []
             for message in claimed:
                 inflight[self.pool.submit(self.deliver, message)] = message.partner
             if not claimed:
@@ -409,9 +429,9 @@ class Worker:
             except Exception as error:  # the database may be away for a moment; the loop says so too
                 log.warning("worker %s could not renew its heartbeat: %s", self.name, error)
 
-    def _claim_safely(self, limit: int, busy: set[str]) -> list[OutboxMessage]:
+    def _claim_safely(self, limit: int, inflight: Mapping[str, int]) -> list[OutboxMessage]:
         try:
-            return self.claim(limit, busy)
+            return self.claim(limit, inflight)
         except Exception as error:  # the loop must survive a database hiccup
             log.warning("outbox worker could not claim messages: %s: %s", type(error).__name__, error)
             self.stopping.wait(1.0)
