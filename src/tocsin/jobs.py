@@ -7,6 +7,7 @@ import signal
 import threading
 
 from tocsin.app import desk_part
+from tocsin.core import housekeeping
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
@@ -35,7 +36,7 @@ def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Cloc
         timeout=settings.delivery_timeout,
         lease_seconds=settings.lease_seconds,
     )
-    jobs = desk_jobs(settings.desks)
+    jobs = housekeeping.jobs(settings) + desk_jobs(settings.desks)
     if once:
         run_due(database, jobs, now=clock(), owner=name)
         worker.run(stop_when_idle=True)

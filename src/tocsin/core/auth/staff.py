@@ -16,7 +16,7 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, delete, select, upd
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.core.auth import passwords
-from tocsin.core.db import Base, JSONDoc, UTCDateTime
+from tocsin.core.db import Base, JSONDoc, UTCDateTime, affected
 
 ROLES = ("admin", "operator", "technician", "viewer")
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most once a minute per session
@@ -138,7 +138,7 @@ def end_sessions(db: Session, *, user_id: int, keep: str | None = None) -> int:
     query = delete(StaffSession).where(StaffSession.user_id == user_id)
     if keep:
         query = query.where(StaffSession.token_hash != token_digest(keep))
-    return int(getattr(db.execute(query), "rowcount", 0) or 0)
+    return affected(db.execute(query))
 
 
 def purge_sessions(db: Session, *, now: datetime, rules: SessionRules) -> int:
@@ -146,4 +146,4 @@ def purge_sessions(db: Session, *, now: datetime, rules: SessionRules) -> int:
     query = delete(StaffSession).where(
         (StaffSession.expires_at <= now) | (StaffSession.last_seen_at < now - rules.idle)
     )
-    return int(getattr(db.execute(query), "rowcount", 0) or 0)
+    return affected(db.execute(query))

@@ -14,7 +14,7 @@ from sqlalchemy import Integer, String, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tocsin.core.db import Base, UTCDateTime
+from tocsin.core.db import Base, UTCDateTime, affected
 
 
 class AuthThrottle(Base):
@@ -82,12 +82,13 @@ def succeeded(db: Session, keys: Iterable[str]) -> None:
     db.execute(delete(AuthThrottle).where(AuthThrottle.key.in_(list(keys))))
 
 
-def purge(db: Session, *, now: datetime, policy: Policy) -> None:
-    """Drop keys that are neither locked nor recently failed."""
+def purge(db: Session, *, now: datetime, policy: Policy) -> int:
+    """Drop keys that are neither locked nor recently failed; returns how many."""
     forget = now - timedelta(seconds=policy.forget_after)
-    db.execute(
+    result = db.execute(
         delete(AuthThrottle).where(
             AuthThrottle.last_failure_at < forget,
             (AuthThrottle.locked_until.is_(None)) | (AuthThrottle.locked_until < now),
         )
     )
+    return affected(result)

@@ -1,0 +1,35 @@
+"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts and the
+heartbeats of workers long gone. The worker runs it beside the desks' jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from tocsin.core.auth import partners, staff, throttle
+from tocsin.core.config import Settings
+from tocsin.core.outbox import purge_heartbeats
+from tocsin.core.scheduler import Job
+
+HEARTBEATS_KEPT = timedelta(days=1)
+
+
+def jobs(settings: Settings) -> list[Job]:
+    """The core's jobs for these settings (the session rules come from them)."""
+    rules = staff.SessionRules(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        lifetime=timedelta(hours=settings.session_max_hours),
+    )
+
+    def tidy(*, db: Session, now: datetime) -> str:
+        """Delete what no request can use any more."""
+        counts = {
+            "tokens": partners.purge_expired_tokens(db, now=now),
+            "sessions": staff.purge_sessions(db, now=now, rules=rules),
+            "throttle": throttle.purge(db, now=now, policy=throttle.Policy()),
+            "heartbeats": purge_heartbeats(db, before=now - HEARTBEATS_KEPT),
+        }
+        return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+    return [Job("core.housekeeping", 600, tidy)]
