@@ -44,7 +44,8 @@ def serve(
     from tocsin.core.config import MissingSecretKey, secret_key_of
 
     try:
-        secret_key_of(get_settings())
+        settings = get_settings()
+        secret_key_of(settings)
     except MissingSecretKey as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(2) from None
@@ -56,6 +57,9 @@ def serve(
         workers=workers,
         log_level="info",
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_keep_alive=5,
     )
 
 

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, ge=1, le=30 * 24)
     read_timeout: float = Field(default=60.0, gt=0, le=3600)  # a request body must arrive within this
     public_api_docs: bool = False  # /api/docs without sign-in (the demo turns it on)
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
 
     @model_validator(mode="before")
     @classmethod
