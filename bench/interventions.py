@@ -218,13 +218,20 @@ def receivers_main() -> None:
     from starlette.routing import Route
 
     arrivals: list[list[Any]] = []
+    delay = [0.0]
 
     async def announcement(request: Request) -> JSONResponse:
         body = await request.json()
         kind = "M4" if "Fin_Inter" in body else "M2"
         port = request.scope["server"][1]
         arrivals.append([port, body.get("Ref_Interv_OI"), kind, time.time()])
+        if delay[0]:
+            await asyncio.sleep(delay[0])
         return JSONResponse(OK_BODY)
+
+    async def slow_down(request: Request) -> JSONResponse:
+        delay[0] = float(request.query_params.get("seconds", "0"))
+        return JSONResponse({"delay": delay[0]})
 
     async def token(_: Request) -> JSONResponse:
         return JSONResponse({"access_token": "bench", "token_type": "Bearer", "expires_in": 3600})
@@ -242,6 +249,7 @@ def receivers_main() -> None:
             Route("/oauth/token", token, methods=["POST"]),
             Route("/_arrivals", listing),
             Route("/_reset", reset, methods=["POST"]),
+            Route("/_delay", slow_down, methods=["POST"]),
         ]
     )
     sockets = []
@@ -673,8 +681,12 @@ def measure(setup: Setup, args: argparse.Namespace, receivers: list[int], rates:
     token = bearer_token(base)
     rows = [row for clients in args.clients for row in acceptance(setup, base, token, clients, args)]
     fan = [fan_out(setup, base, token, receivers, rate, args) for rate in rates]
+    extra: dict[str, Any] = {}
+    if rates:  # the setup that runs the fan-out also runs the safety phases
+        extra["hostile_token_loops"] = [hostile(setup, base, token, loops, args) for loops in (0, 4, 8)]
+        extra["worker_killed"] = worker_killed(setup, base, token, receivers, args)
     stop(setup.server)
-    return {"acceptance": rows, "fan_out": fan}
+    return {"acceptance": rows, "fan_out": fan, **extra}
 
 
 def acceptance(
@@ -876,6 +888,136 @@ def fan_out_figures(phase: Phase, arrivals: list[list[Any]], ports: list[int]) -
     }
 
 
+# ---------------------------------------------------------------- safety phases
+
+
+async def probe_under_attack(base: str, token: str, loops: int, seconds: float, pms: int) -> dict[str, Any]:
+    """/ping and M1 at 20/s each while ``loops`` clients post wrong client secrets as fast as they are
+    answered; answer times of the probes, and the attackers' answers by status."""
+    stop_at = time.perf_counter() + seconds
+    timings: dict[str, list[float]] = {"ping": [], "M1": []}
+    attacks: dict[str, int] = {}
+    m1 = m1_sender(token, f"H{secrets.token_hex(3).upper()}", pms)
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+
+        async def attacker() -> None:
+            while time.perf_counter() < stop_at:
+                reply = await http.post(
+                    "/oauth/token", data={"grant_type": "client_credentials"}, auth=("doxx", "wrong-secret")
+                )
+                attacks[str(reply.status_code)] = attacks.get(str(reply.status_code), 0) + 1
+
+        async def prober(name: str, send: Callable[[int], Any]) -> None:
+            index = 0
+            while time.perf_counter() < stop_at:
+                sent = time.perf_counter()
+                reply = await send(index)
+                if reply.status_code == 200:
+                    timings[name].append(time.perf_counter() - sent)
+                index += 1
+                await asyncio.sleep(max(0.0, sent + 0.05 - time.perf_counter()))
+
+        await asyncio.gather(
+            *(attacker() for _ in range(loops)),
+            prober("ping", lambda _: http.get("/ping")),
+            prober("M1", lambda i: m1(http, i)),
+        )
+    figures: dict[str, Any] = {"loops": loops, "attacker_answers": attacks}
+    for name, values in timings.items():
+        figures[f"{name}_p50_ms"], figures[f"{name}_p99_ms"] = (
+            percentile(values, 0.5),
+            percentile(values, 0.99),
+        )
+    return figures
+
+
+def hostile(setup: Setup, base: str, token: str, loops: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One attack phase (issue 6: the token endpoint used to check secrets on the event loop). The
+    throttle's counts are cleared afterwards: every bench client shares the attackers' address."""
+    console.log(f"[cyan]wrong client secrets[/] {setup.engine}, {loops} loop(s)")
+    figures = asyncio.run(probe_under_attack(base, token, loops, args.hostile_seconds, args.pms))
+    console.log(figures)
+    forget_failures(setup.url)
+    return figures
+
+
+def forget_failures(url: str) -> None:
+    from sqlalchemy import delete
+
+    from tocsin.core.auth.throttle import AuthThrottle
+    from tocsin.core.db import Database
+
+    database = Database(url)
+    with database.session() as db:
+        db.execute(delete(AuthThrottle))
+    database.engine.dispose()
+
+
+def pending_messages(url: str) -> int:
+    from sqlalchemy import func, select
+
+    from tocsin.core.db import Database
+    from tocsin.core.outbox import PENDING, OutboxMessage
+
+    database = Database(url)
+    with database.session() as db:
+        count = db.scalar(select(func.count()).where(OutboxMessage.status == PENDING)) or 0
+    database.engine.dispose()
+    return count
+
+
+def worker_killed(
+    setup: Setup, base: str, token: str, receivers: list[int], args: argparse.Namespace
+) -> dict[str, Any]:
+    """A burst of M1s; the worker is killed with SIGKILL mid fan-out and a new one started at once. How
+    long until every M2 arrived, and how many came twice (same Idempotency-Key, so receivers cope)."""
+    from tocsin.core.outbox import Worker
+
+    control = f"http://127.0.0.1:{receivers[0]}"
+    close_backlog(setup.url)
+    httpx.post(f"{control}/_reset").raise_for_status()
+    httpx.post(f"{control}/_delay", params={"seconds": 0.2}).raise_for_status()
+    burst = 60 if args.quick else 200
+    console.log(f"[cyan]worker killed[/] {setup.engine}: {burst} M1s, SIGKILL once M2s arrive")
+    with ExitStack() as stack:
+        log = setup.logs / f"worker-killed-{setup.engine}.log"
+        first = start(stack, [TOCSIN, "worker", "--name", "bench-first"], app_env(setup.url), log)
+        wait_for_line(log, "worker bench-first started", first)
+        phase = run_load(
+            base,
+            m1_sender(token, f"K{secrets.token_hex(3).upper()}", args.pms),
+            clients=16,
+            warmup=0.0,
+            duration=burst / 200,
+            rate=200.0,
+        )
+        while len(httpx.get(f"{control}/_arrivals").json()) < 10:
+            time.sleep(0.02)
+        os.killpg(first.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        log2 = setup.logs / f"worker-after-kill-{setup.engine}.log"
+        start(stack, [TOCSIN, "worker", "--name", "bench-second"], app_env(setup.url), log2)
+        while pending_messages(setup.url) and time.monotonic() - killed_at < 120:
+            time.sleep(0.1)
+        recovered = time.monotonic() - killed_at
+        time.sleep(0.5)
+        arrivals = httpx.get(f"{control}/_arrivals").json()
+    httpx.post(f"{control}/_delay", params={"seconds": 0}).raise_for_status()
+    counts = fan_out_figures(phase, arrivals, receivers)
+    figures = {
+        "m1_sent_ok": phase.ok,
+        "m2_expected": counts["m2_expected"],
+        "m2_delivered": counts["m2_delivered"],
+        "m2_missing": counts["m2_missing"],
+        "m2_duplicates": counts["m2_duplicates"],
+        "seconds_from_kill_to_all_delivered": round(recovered, 1),
+        "lease_seconds": 60,
+        "heartbeat_stale_after_seconds": Worker.STALE_AFTER,
+    }
+    console.log(figures)
+    return figures
+
+
 # ---------------------------------------------------------------- the run
 
 
@@ -922,6 +1064,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     args.fanout_seconds = 2.5 if args.quick else 10.0
     args.fanout_clients, args.drain_seconds = 16, (8.0 if args.quick else 60.0)
     args.fanout_sqlite = not args.quick
+    args.hostile_seconds = 2.0 if args.quick else 10.0
     return args
 
 
@@ -962,6 +1105,9 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         figures = measure(setup, args, receivers, args.rate if with_fan_out else [])
         result["acceptance"] += figures["acceptance"]
         result["fan_out"] += figures["fan_out"]
+        for key in ("hostile_token_loops", "worker_killed"):
+            if key in figures:
+                result[key] = figures[key]
     result["load_average_at_end"] = load_average()
     return result
 

@@ -82,3 +82,33 @@ def test_failures_are_forgotten_after_a_quiet_while(client, clock):
     clock.advance(seconds=POLICY.forget_after + 1)
     assert fail(client, 1) == [401]
     assert client.post("/oauth/token", data=GRANT, auth=("ocbb", SECRET)).status_code == 200
+
+
+def test_a_locked_client_is_remembered_but_not_its_neighbours(client, database, clock):
+    from tocsin.core.auth import throttle
+
+    with database.session() as db:
+        for _ in range(POLICY.free + 1):
+            throttle.failed(db, ["oauth-client:ocbb"], now=clock(), policy=POLICY)
+    assert client.post("/oauth/token", data=GRANT, auth=("ocbb", SECRET)).status_code == 429
+    assert client.post("/oauth/token", data=GRANT, auth=("ocbb", SECRET)).status_code == 429
+    assert client.post("/oauth/token", data=GRANT, auth=("occc", SECRET)).status_code == 200
+
+
+def test_a_remembered_lock_costs_no_query(client, app, clock):
+    from sqlalchemy import event
+
+    fail(client, POLICY.free + 1)
+    assert client.post("/oauth/token", data=GRANT, auth=("ocbb", SECRET)).status_code == 429
+    engine = app.state.shell.database.engine
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.post("/oauth/token", data=GRANT, auth=("ocbb", SECRET)).status_code == 429
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements == []

@@ -6,6 +6,7 @@ so an attacker in a loop costs one indexed read per request, not an argon2 compu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,17 +42,46 @@ class Policy:
         return 0.0 if beyond <= 0 else min(self.cap, self.base * 2 ** min(beyond - 1, 30))
 
 
+def locks(db: Session, keys: Iterable[str], *, now: datetime) -> dict[str, datetime]:
+    """The keys among ``keys`` that are locked now, with the end of each lock."""
+    rows = db.execute(
+        select(AuthThrottle.key, AuthThrottle.locked_until).where(
+            AuthThrottle.key.in_(list(keys)), AuthThrottle.locked_until > now
+        )
+    )
+    return {key: until for key, until in rows if until is not None}
+
+
+def seconds_left(ends: Iterable[datetime], now: datetime) -> int | None:
+    """Whole seconds until the latest of these lock ends, or None when there is none."""
+    latest = max(ends, default=None)
+    return None if latest is None else max(1, int((latest - now).total_seconds() + 0.999))
+
+
 def locked_for(db: Session, keys: Iterable[str], *, now: datetime) -> int | None:
     """Whole seconds until the latest lock among ``keys`` ends, or None when none is locked."""
-    until = db.scalar(
-        select(AuthThrottle.locked_until)
-        .where(AuthThrottle.key.in_(list(keys)), AuthThrottle.locked_until > now)
-        .order_by(AuthThrottle.locked_until.desc())
-        .limit(1)
-    )
-    if until is None:
-        return None
-    return max(1, int((until - now).total_seconds() + 0.999))
+    return seconds_left(locks(db, keys, now=now).values(), now)
+
+
+class KnownLocks:
+    """Locks this process has already read, kept until they end: a locked key asked again and again is
+    refused from memory. Bounded, and only ever shorter-lived than the lock in the database."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._until: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def left(self, keys: Iterable[str], now: datetime) -> int | None:
+        with self._lock:
+            ends = [u for k in keys if (u := self._until.get(k)) is not None and u > now]
+        return seconds_left(ends, now)
+
+    def remember(self, found: dict[str, datetime]) -> None:
+        with self._lock:
+            if len(self._until) + len(found) > self.size:
+                self._until.clear()
+            self._until.update(found)
 
 
 def failed(db: Session, keys: Iterable[str], *, now: datetime, policy: Policy) -> None:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from tocsin.core.auth import partners
+from tocsin.core.auth import partners, throttle
 from tocsin.core.auth.staff import SessionRules, StaffUser
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
@@ -43,6 +43,7 @@ class Shell:
             autoescape=select_autoescape(["html"]),
         )
         self.token_cache = partners.TokenCache()
+        self.known_locks = throttle.KnownLocks()
         self.session_rules = SessionRules(
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
