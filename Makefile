@@ -27,7 +27,7 @@ system-deps:
 
 lint: install
 	$(BIN)/ruff check src tests bench
-	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_imports.py
 	$(BIN)/mypy src/tocsin
 
 test-sqlite: install

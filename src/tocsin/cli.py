@@ -39,28 +39,14 @@ def serve(
     workers: int = typer.Option(1, help="Web processes (use 1 on SQLite)."),
 ) -> None:
     """Serve every enabled desk over HTTP."""
-    import uvicorn
-
-    from tocsin.core.config import MissingSecretKey, secret_key_of
+    from tocsin.core.config import MissingSecretKey
+    from tocsin.serving import serve as run
 
     try:
-        settings = get_settings()
-        secret_key_of(settings)
+        run(get_settings(), host=host, port=port, workers=workers)
     except MissingSecretKey as error:
         console.print(f"[red]error:[/] {error}")
         raise typer.Exit(2) from None
-    uvicorn.run(
-        "tocsin.app:asgi",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_keep_alive=5,
-    )
 
 
 @app.command()
@@ -93,12 +79,14 @@ def demo(
         serve_demo(port=port)
 
 
-def _add_desk_commands() -> None:
-    from tocsin.app import DESKS, desk_part
+def add_desk_commands(cli: typer.Typer) -> typer.Typer:
+    """Mount each known desk's commands as ``tocsin <desk> …``."""
+    from tocsin import desks
 
-    for name in DESKS:
-        if (desk_cli := desk_part(name, "cli")) is not None:
-            app.add_typer(desk_cli.app, name=name)
+    for desk in desks.load(None):
+        if desk.cli is not None:
+            cli.add_typer(desk.cli, name=desk.name)
+    return cli
 
 
 @app.command(name="user")
@@ -117,7 +105,7 @@ def add_user(
     console.print(f"[green]user {username} saved[/]")
 
 
-_add_desk_commands()
+add_desk_commands(app)
 
 
 if __name__ == "__main__":

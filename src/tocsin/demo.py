@@ -10,11 +10,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tocsin.app import desk_part
+from tocsin import desks
 from tocsin.core.auth import upsert_staff
 from tocsin.core.clock import utc_now
 from tocsin.core.config import Settings, get_settings
 from tocsin.core.db import Database
+from tocsin.serving import serve
 
 console = Console(stderr=True)
 DEMO_PASSWORD = "demo-password"
@@ -47,12 +48,11 @@ def load_demo(database: Database, settings: Settings) -> None:
     with database.session() as db:
         for username, roles in DEMO_USERS.items():
             upsert_staff(db, username=username, password=DEMO_PASSWORD, roles=roles)
-    for name in settings.desks:
-        module = desk_part(name, "demo")
-        if module is None:
+    for desk in desks.load(settings.desks):
+        if desk.demo is None:
             continue
         with database.session() as db:
-            console.print(f"[green]{name}[/]: {module.load_demo(db, now=utc_now())}")
+            console.print(f"[green]{desk.name}[/]: {desk.load_demo(db, now=utc_now())}")
     users = ", ".join(DEMO_USERS)
     console.print(f"demo users: {users} — password [bold]{DEMO_PASSWORD}[/]")
 
@@ -64,9 +64,7 @@ def serve_demo(*, port: int) -> None:
     )
     console.print(f"serving on [bold]http://127.0.0.1:{port}[/] (Ctrl-C to stop)")
     try:
-        from tocsin.cli import serve
-
-        serve(host="127.0.0.1", port=port, workers=1)
+        serve(get_settings(), host="127.0.0.1", port=port, workers=1)
     finally:
         worker.terminate()
         worker.wait(timeout=10)

@@ -1,4 +1,4 @@
-"""The worker process: delivers the outbox and runs every enabled desk's scheduled jobs."""
+"""The worker process: delivers the outbox and runs the core's and every enabled desk's scheduled jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import signal
 import threading
 
-from tocsin.app import desk_part
+from tocsin import desks
 from tocsin.core import housekeeping
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
@@ -17,16 +17,15 @@ from tocsin.core.scheduler import Job, run_due
 log = logging.getLogger(__name__)
 
 
-def desk_jobs(names: list[str]) -> list[Job]:
-    """Each enabled desk's ``jobs.JOBS`` list (a desk without jobs has no module)."""
-    return [job for name in names if (module := desk_part(name, "jobs")) for job in module.JOBS]
+def all_jobs(settings: Settings) -> list[Job]:
+    """The core's housekeeping and each enabled desk's jobs (loading the desks also registers their
+    outbox result handlers)."""
+    return housekeeping.jobs(settings) + [job for desk in desks.load(settings.desks) for job in desk.jobs]
 
 
 def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Clock = utc_now) -> None:
     """Deliver and run jobs until SIGINT/SIGTERM (or, with ``once``, until nothing is due)."""
-    from tocsin.app import load_desks
-
-    load_desks(settings.desks)  # registers the desks' outbox result handlers
+    jobs = all_jobs(settings)
     database = Database(settings.database_url)
     worker = Worker(
         database,
@@ -36,7 +35,6 @@ def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Cloc
         timeout=settings.delivery_timeout,
         lease_seconds=settings.lease_seconds,
     )
-    jobs = housekeeping.jobs(settings) + desk_jobs(settings.desks)
     if once:
         run_due(database, jobs, now=clock(), owner=name)
         worker.run(stop_when_idle=True)

@@ -31,9 +31,9 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/tocsin.db"
     secret_key: str | None = Field(default=None, min_length=16, repr=False)
-    desks: Annotated[list[str], NoDecode] = ["interventions", "minesafe"]
+    desks: Annotated[list[str] | None, NoDecode] = None  # enabled desks; None: every desk the product has
     timezone: str = "Europe/Paris"
-    default_language: str = "fr"
+    default_language: str | None = None  # shell pages; None: the first enabled desk's language
     retry_schedule: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     @field_validator("desks", "retry_schedule", "allowed_hosts", mode="before")
     @classmethod
     def comma_separated(cls, value: object) -> object:
-        """Read ``TOCSIN_DESKS=interventions,minesafe``, ``TOCSIN_RETRY_SCHEDULE=60,120`` (or JSON)."""
+        """Read comma-separated lists (``TOCSIN_RETRY_SCHEDULE=60,120``) or JSON ones."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):

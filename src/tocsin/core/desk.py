@@ -1,32 +1,54 @@
-"""What a desk hands the core: its routers, templates, translations and menu entries."""
+"""What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
+translations, static files, templates, time zone and language. Nothing else names a desk; the
+product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from tocsin.core.scheduler import Job
+
+DemoLoader = Callable[..., str]  # load_demo(db: Session, *, now: datetime) -> a one-line summary
 
 
 @dataclass
 class NavLink:
+    """A menu entry: shown to users holding one of ``roles`` (admin sees all); ``show`` may hide it
+    on deployments where it makes no sense (e.g. OC pages on a deployment that is no OC)."""
+
     label: str
     url: str
     roles: tuple[str, ...] = ()
+    show: Callable[[Session], bool] | None = None
 
 
 @dataclass
 class Desk:
-    """One desk as the web shell sees it."""
+    """One desk, declared once."""
 
     name: str
     title: str
     routers: list[APIRouter] = field(default_factory=list)
+    models: Sequence[str] = ()  # modules that declare tables, for Alembic and the test fixtures
+    jobs: Sequence[Job] = ()
+    cli: Any = None  # a typer.Typer mounted as ``tocsin <name> …``
+    demo: DemoLoader | None = None
+    nav: list[NavLink] = field(default_factory=list)
     templates: Path | None = None
     locales: Path | None = None
     static: Path | None = None
-    nav: list[NavLink] = field(default_factory=list)
     languages: tuple[str, ...] = ("en",)
+    default_language: str = "en"
+    timezone: str = "UTC"
+    zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
+
+    def load_demo(self, db: Session, *, now: datetime) -> str | None:
+        return self.demo(db, now=now) if self.demo else None

@@ -1,18 +1,20 @@
-"""Every module that declares tables, imported so Alembic sees the whole schema."""
+"""Every module that declares tables, imported so Alembic (and the test fixtures) see the whole schema:
+the core's own, then each desk's as its ``Desk`` object lists them."""
 
 from importlib import import_module
 
-MODEL_MODULES = (
+from tocsin import desks
+
+CORE_MODELS = (
     "tocsin.core.audit",
     "tocsin.core.auth.partners",
     "tocsin.core.auth.staff",
     "tocsin.core.auth.throttle",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
-    "tocsin.interventions.models",
 )
 
 
 def import_all_models() -> None:
-    for name in MODEL_MODULES:
+    for name in (*CORE_MODELS, *[m for desk in desks.load(None) for m in desk.models]):
         import_module(name)

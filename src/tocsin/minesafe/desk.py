@@ -1,12 +1,13 @@
-"""The minesafe desk as the web shell sees it (pages come with the dispatch issue)."""
-
-from pathlib import Path
+"""The minesafe desk, declared once (its pages come with the dispatch issue)."""
 
 from tocsin.core.desk import Desk
+from tocsin.minesafe import cli
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    locales=Path(__file__).parent / "locales",
+    cli=cli.app,
     languages=("ru", "en"),
+    default_language="ru",
+    timezone="Asia/Yekaterinburg",
 )

@@ -139,7 +139,7 @@ def error_page(
 ) -> Response:
     shell = shell_of(request)
     if not hasattr(request.state, "lang"):
-        request.state.lang = shell.settings.default_language
+        request.state.lang = shell.language_default(request.url.path)
     page = shell.render(
         request, "error.html", status_code=status, status=status, reason=reason, field=field_name
     )

@@ -41,7 +41,7 @@ class LanguageMiddleware:
             query=query,
             cookie=request.cookies.get("lang"),
             accept=request.headers.get("accept-language"),
-            default=self.shell.settings.default_language,
+            default=self.shell.language_default(scope["path"]),
         )
         scope.setdefault("state", {})["lang"] = lang
         remember = query is not None and query == lang

@@ -34,7 +34,8 @@ class Shell:
         self, settings: Settings, database: Database, desks: list[Desk], clock: Clock = utc_now
     ) -> None:
         self.settings, self.database, self.desks, self.clock = settings, database, desks, clock
-        languages = sorted({"en", settings.default_language, *[lang for d in desks for lang in d.languages]})
+        self.default_language = settings.default_language or (desks[0].default_language if desks else "en")
+        languages = sorted({"en", self.default_language, *[lang for d in desks for lang in d.languages]})
         folders = [CORE_LOCALES, *[d.locales for d in desks if d.locales]]
         self.catalogs = Catalogs(folders, languages)
         loaders = [FileSystemLoader(str(d.templates)) for d in desks if d.templates]
@@ -80,10 +81,19 @@ class Shell:
         )
         return HTMLResponse(page, status_code=status_code)
 
+    def desk_at(self, path: str) -> Desk | None:
+        """The desk whose pages live under this path (``/interventions/…``), if any."""
+        first = path.strip("/").split("/")[0]
+        return next((d for d in self.desks if d.name == first), None)
+
+    def language_default(self, path: str) -> str:
+        """The language of a page when the reader asked for none: its desk's, else the deployment's."""
+        desk = self.desk_at(path)
+        return desk.default_language if desk else self.default_language
+
     def languages_for(self, request: Request) -> list[str]:
         """The languages offered on this page: its desk's (and English), or every one on shell pages."""
-        first = request.url.path.strip("/").split("/")[0]
-        desk = next((d for d in self.desks if d.name == first), None)
+        desk = self.desk_at(request.url.path)
         wanted = set(desk.languages) | {"en"} if desk else set(self.catalogs.languages)
         return [lang for lang in self.catalogs.languages if lang in wanted]
 
