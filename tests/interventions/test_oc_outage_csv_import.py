@@ -66,7 +66,7 @@ def test_every_bad_row_is_named_by_line_and_field(database, clock):
         + "2026-11-20T10:05:00+01:00,FI-12345-0001\n"
     )
     assert problems_of(database, text, clock) == [
-        (3, "cut_at", "must be an ISO 8601 date and time with an offset, e.g. 2026-11-20T10:05:00+01:00"),
+        (3, "cut_at", "must be an RFC 3339 date and time with an offset, e.g. 2026-11-20T10:05:00+01:00"),
         (4, "pm", "must be a PM reference: capital letters, digits, - and _, 50 at most"),
         (4, "dying_gasp", "must be true, false, 1, 0, oui or non"),
         (5, "cut_at", "is required"),
@@ -78,7 +78,7 @@ def test_every_bad_row_is_named_by_line_and_field(database, clock):
 def test_one_bad_row_means_nothing_is_imported(database, clock):
     text = GOOD + "not a date,FI-12345-0001,FI-1234-0000,,,,,false\n"
     assert problems_of(database, text, clock) == [
-        (4, "cut_at", "must be an ISO 8601 date and time with an offset, e.g. 2026-11-20T10:05:00+01:00")
+        (4, "cut_at", "must be an RFC 3339 date and time with an offset, e.g. 2026-11-20T10:05:00+01:00")
     ]
     assert stored(database) == []
 

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tocsin.core import audit, outbox
+from tocsin.core import audit, dates, outbox
 from tocsin.core.errors import Conflict, DomainError, NotFound
 from tocsin.interventions import flows, service
 from tocsin.interventions.config import current
@@ -308,16 +308,13 @@ def _line(item: Any, index: int, at_end: bool) -> dict[str, Any]:
 
 
 def instant(value: Any, field: str) -> datetime:
-    """An aware date and time (ISO 8601 text with its offset, or a datetime), in UTC."""
-    parsed = value
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            parsed = None
-    if not isinstance(parsed, datetime) or parsed.tzinfo is None:
-        raise DomainError("give a date and time in ISO 8601 with its offset", field=field)
-    return parsed.astimezone(UTC)
+    """An instant in UTC: RFC 3339 text from the technician's page, or an aware datetime that our own
+    correction form already read with ``dates.local_moment`` (both within the core's years)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        if not dates.MIN_YEAR <= value.year <= dates.MAX_YEAR:
+            raise DomainError(dates.YEAR_RANGE, field=field)
+        return value.astimezone(UTC)
+    return dates.instant(value, field=field)
 
 
 def _config(db: Session) -> DeskConfig:

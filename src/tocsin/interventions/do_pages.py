@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tocsin.core import dates
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
@@ -25,6 +26,7 @@ from tocsin.interventions.config import current
 from tocsin.interventions.models import PM, Declaration
 
 STATIC = Path(__file__).parent / "static" / "do"
+MAX_LINES = 1000  # nature lines a correction may carry, as in declarations.checked_natures
 TECHNICIAN = require_staff("technician")
 REVIEWER = require_staff("operator", "technician")
 NATURES = (
@@ -177,7 +179,8 @@ def _rejected(
 def _changes(form: Any, zone: ZoneInfo) -> dict[str, Any]:
     """The correction form's fields as the rules take them (times typed in the desk's zone)."""
     natures = []
-    for index in range(int(form.get("lines", "0") or 0)):
+    lines = dates.bounded_int(form.get("lines"), field="lines", lowest=0, highest=MAX_LINES, default=0)
+    for index in range(lines):
         nature = form.get(f"nature_{index}", "")
         if nature:
             pbo, pto = form.get(f"pbo_{index}", ""), form.get(f"pto_{index}", "")
@@ -190,13 +193,11 @@ def _changes(form: Any, zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _local(value: str, zone: ZoneInfo, field: str) -> datetime | None:
+def _local(value: Any, zone: ZoneInfo, field: str) -> datetime | None:
+    """A time typed in the correction form (``<input type="datetime-local">``), or None when empty."""
     if not value:
         return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=zone)
-    except ValueError:
-        raise DomainError("give a date and time in ISO 8601 with its offset", field=field) from None
+    return dates.local_moment(value, field=field, zone=zone)
 
 
 def _form_field(field: str | None) -> str:
@@ -212,10 +213,10 @@ def _form_field(field: str | None) -> str:
 async def _json(request: Request) -> dict[str, Any]:
     try:
         data = await request.json()
-    except ValueError:
-        raise DomainError("the body must be a JSON object") from None
+    except (ValueError, RecursionError):
+        raise DomainError("the body must be a JSON object", field="body") from None
     if not isinstance(data, dict):
-        raise DomainError("the body must be a JSON object")
+        raise DomainError("the body must be a JSON object", field="body")
     return data
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions import outages
 from tocsin.interventions.config import current
 from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
@@ -24,6 +25,7 @@ M5_STATES = ("none", "sent", "ok", "ko", "failed")
 STAGES = ("started", "ended")
 RECENT_CUTS = 100
 LISTED_PROBLEMS = 200
+DONE = ("imported", "duplicates")
 
 
 def _config(db: Session) -> DeskConfig | None:
@@ -49,21 +51,22 @@ def received_list(
     pm: str = "",
     stage: str = "",
     m5: str = "",
+    page: str = "1",
     user: StaffUser = Depends(require_staff("operator", "viewer")),
     db: Session = DB,
 ) -> Response:
-    """Interventions announced by OIs, filtered by local day, PM, stage (M2/M4) and M5 state."""
+    """Interventions announced by OIs, filtered by local day, PM, stage (M2/M4) and M5 state, a page
+    at a time."""
     shell, config = shell_of(request), _config(db)
-    zone, errors = _zone(config), []
-    query = select(ReceivedIntervention).order_by(ReceivedIntervention.debut.desc()).limit(500)
-    if day:
-        try:
-            start = datetime.combine(date.fromisoformat(day), time(), tzinfo=zone)
-            query = query.where(
-                ReceivedIntervention.debut >= start, ReceivedIntervention.debut < start + timedelta(days=1)
-            )
-        except ValueError:
-            errors.append(("day", shell.gettext(request, "Enter the date as YYYY-MM-DD.")))
+    zone = _zone(config)
+    inputs = Inputs(request, zone)
+    first = inputs.day("day", day)
+    number = inputs.page(page)
+    query = select(ReceivedIntervention)
+    if first:
+        start = datetime.combine(first, time(), tzinfo=zone)
+        end = datetime.combine(first + timedelta(days=1), time(), tzinfo=zone)
+        query = query.where(ReceivedIntervention.debut >= start, ReceivedIntervention.debut < end)
     if pm.strip():
         query = query.where(ReceivedIntervention.pm.startswith(pm.strip().upper(), autoescape=True))
     if stage in STAGES:
@@ -71,14 +74,18 @@ def received_list(
         query = query.where(ended if stage == "ended" else ~ended)
     if m5 in M5_STATES:
         query = query.where(ReceivedIntervention.m5_state == m5)
-    rows = [] if errors else list(db.scalars(query))
     filters = {"day": day, "pm": pm, "stage": stage, "m5": m5}
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pager = Pager(number, total, filters)
+    newest_first = query.order_by(ReceivedIntervention.debut.desc(), ReceivedIntervention.id.desc())
+    rows = [] if inputs.errors else list(db.scalars(newest_first.offset(pager.offset).limit(pager.size)))
     return shell.render(
         request,
         "oc/received.html",
-        status_code=400 if errors else 200,
-        errors=errors,
+        status_code=400 if inputs.errors else 200,
+        errors=inputs.errors,
         rows=rows,
+        pager=pager,
         filters=filters,
         m5_states=M5_STATES,
         stages=STAGES,
@@ -117,7 +124,7 @@ def send_m5(
 
 
 def _received(db: Session, received_id: int) -> ReceivedIntervention:
-    received = db.get(ReceivedIntervention, received_id)
+    received = db.get(ReceivedIntervention, received_id) if names_a_row(received_id) else None
     if received is None:
         raise NotFound("no such intervention", field="received_id")
     return received
@@ -165,9 +172,8 @@ def outage_feed(
     db: Session = DB,
 ) -> Response:
     """The outage feed: upload form and the most recent cuts."""
-    params = request.query_params
-    done = {k: int(params[k]) for k in ("imported", "duplicates") if params.get(k, "").isdigit()}
-    return _feed_page(request, db, user, done=done)
+    counts = {k: notice_count(request.query_params.get(k), highest=outages.MAX_ROWS) for k in DONE}
+    return _feed_page(request, db, user, done={k: n for k, n in counts.items() if n is not None})
 
 
 @router.post("/outages", response_class=HTMLResponse)

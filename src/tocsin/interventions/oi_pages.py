@@ -7,9 +7,7 @@ are local days.
 
 from __future__ import annotations
 
-import csv
 import io
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -21,8 +19,10 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit, auth, outbox
+from tocsin.core.exports import csv_text
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions import stats as desk_stats
 from tocsin.interventions.flows import DESK, PATHS
 from tocsin.interventions.models import (
@@ -41,8 +41,8 @@ router = APIRouter(prefix="/interventions/oi", include_in_schema=False)
 
 READERS = require_staff("operator", "viewer")
 OPERATORS = require_staff("operator")
-PAGE_SIZE = 50
 MAX_STATS_DAYS = 366
+MAX_QUEUED = 10_000_000  # more than the outbox would ever hold of one desk's failed messages
 
 FLAGS = {
     "hd_in_future": ("HD in the future", "The start (HD) was later than the receipt of M1 or M3."),
@@ -86,53 +86,6 @@ STATUSES = {
 STATS_TABLES = ("summary", "per_day", "per_pm", "per_do", "delay_per_do")
 
 
-class Inputs:
-    """Reads filter and form values, collecting ``(field, translated message)`` for the bad ones."""
-
-    def __init__(self, request: Request, zone: ZoneInfo) -> None:
-        self.request, self.zone = request, zone
-        self.errors: list[tuple[str, str]] = []
-
-    def fail(self, name: str, message: str) -> None:
-        self.errors.append((name, shell_of(self.request).gettext(self.request, message)))
-
-    def day(self, name: str, value: str) -> date | None:
-        """A local day typed as YYYY-MM-DD, or None when empty."""
-        if not value.strip():
-            return None
-        try:
-            return date.fromisoformat(value.strip())
-        except ValueError:
-            self.fail(name, "Enter a date as YYYY-MM-DD.")
-            return None
-
-    def moment(self, name: str, value: str, *, required: bool = False) -> datetime | None:
-        """A local date and time typed as YYYY-MM-DDTHH:MM, returned in UTC."""
-        if not value.strip():
-            if required:
-                self.fail(name, "Enter a date and time.")
-            return None
-        try:
-            local = datetime.fromisoformat(value.strip())
-        except ValueError:
-            self.fail(name, "Enter a date and time as YYYY-MM-DD HH:MM.")
-            return None
-        if local.tzinfo is not None:
-            return local
-        return local.replace(tzinfo=self.zone)
-
-    def choice(self, name: str, value: str, allowed: Any, message: str) -> str:
-        """An optional value that must be one of ``allowed``."""
-        if value and value not in allowed:
-            self.fail(name, message)
-            return ""
-        return value
-
-    def order(self, first: str, since: Any, until: Any) -> None:
-        if since is not None and until is not None and until < since:
-            self.fail(first, "The end of the period is before its start.")
-
-
 def desk_zone(request: Request, db: Session) -> ZoneInfo:
     """The desk's configured time zone, or the settings' one before a configuration is loaded."""
     config = db.get(DeskConfig, 1)
@@ -155,31 +108,6 @@ def formatters(zone: ZoneInfo) -> dict[str, Any]:
         return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
     return {"local": local, "local_input": local_input, "zone": zone.key, "FLAGS": FLAGS}
-
-
-def page_number(value: str) -> int:
-    return int(value) if value.isdigit() and int(value) > 0 else 1
-
-
-@dataclass
-class Pager:
-    """Which slice of a filtered list is shown, and the links to its neighbours."""
-
-    number: int
-    total: int
-    filters: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // PAGE_SIZE))
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * PAGE_SIZE
-
-    def link(self, number: int) -> str:
-        wanted = {k: v for k, v in self.filters.items() if v}
-        return "?" + urlencode({**wanted, "page": number})
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -209,6 +137,7 @@ def interventions_list(
     inputs.order("until", first, last)
     status = inputs.choice("status", status, ("started", "ended"), "Choose started or ended.")
     flag = inputs.choice("flag", flag, INTERVENTION_FLAGS, "Choose a flag from the list.")
+    number = inputs.page(page)
     query = select(Intervention)
     if pm:
         query = query.where(Intervention.pm == pm.strip())
@@ -226,7 +155,7 @@ def interventions_list(
         query = query.where(cast(Intervention.flags, String).like(f'%"{flag}"%'))
     filters = {"pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
     total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pager = Pager(page_number(page), total, filters)
+    pager = Pager(number, total, filters)
     rows = [] if inputs.errors else _list_rows(db, query, pager)
     return render(
         request,
@@ -250,7 +179,7 @@ def _list_rows(db: Session, query: Any, pager: Pager) -> list[dict[str, Any]]:
         db.scalars(
             query.order_by(Intervention.debut.desc(), Intervention.id.desc())
             .offset(pager.offset)
-            .limit(PAGE_SIZE)
+            .limit(pager.size)
         )
     )
     refs = [i.ref_oi for i in page]
@@ -361,6 +290,7 @@ def rejections(
     path = inputs.choice("path", path, paths, "Choose an endpoint from the list.")
     first, last = inputs.day("since", since), inputs.day("until", until)
     inputs.order("until", first, last)
+    number = inputs.page(page)
     query = select(Rejection)
     if sender:
         query = query.where(Rejection.sender == sender.strip())
@@ -372,7 +302,7 @@ def rejections(
         query = query.where(Rejection.received_at < local_day_start(last + timedelta(days=1), zone))
     filters = {"sender": sender, "path": path, "since": since, "until": until}
     total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pager = Pager(page_number(page), total, filters)
+    pager = Pager(number, total, filters)
     rows = (
         []
         if inputs.errors
@@ -380,7 +310,7 @@ def rejections(
             db.scalars(
                 query.order_by(Rejection.received_at.desc(), Rejection.id.desc())
                 .offset(pager.offset)
-                .limit(PAGE_SIZE)
+                .limit(pager.size)
             )
         )
     )
@@ -426,8 +356,8 @@ def failed_deliveries(
         inputs,
         filters={"partner": partner, "status": status, "since": since, "until": until},
         window=(first, last),
-        page=page_number(page),
-        queued=int(queued) if queued.isdigit() else None,
+        page=inputs.page(page),
+        queued=notice_count(queued, highest=MAX_QUEUED),
     )
 
 
@@ -460,7 +390,7 @@ def _deliveries_page(
             db.scalars(
                 query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
                 .offset(pager.offset)
-                .limit(PAGE_SIZE)
+                .limit(pager.size)
             )
         )
     )
@@ -489,7 +419,7 @@ def retry_one(
 ) -> Response:
     """Queue one failed or rejected message again."""
     now = shell_of(request).clock()
-    message = db.get(OutboxMessage, message_id)
+    message = db.get(OutboxMessage, message_id) if names_a_row(message_id, highest=BIGINT_KEY) else None
     if message is None or message.desk != DESK:
         raise HTTPException(404, shell_of(request).gettext(request, "No message has this number."))
     queued = outbox.retry_by_hand(db, now=now, ids=[message_id], statuses=(outbox.FAILED, outbox.REJECTED))
@@ -688,11 +618,10 @@ def statistics_csv(
     if inputs.errors:
         raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
     figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(csv_rows(figures, table))
+    text = csv_text(csv_rows(figures, table))
     name = f"interventions-{table}-{first}-{last}.csv"
     return Response(
-        buffer.getvalue(),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

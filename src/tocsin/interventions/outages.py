@@ -13,14 +13,14 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tocsin.core import audit, outbox
+from tocsin.core import audit, dates, outbox
 from tocsin.core.db import affected
 from tocsin.core.errors import Conflict, DomainError
 from tocsin.interventions import flows
@@ -40,9 +40,8 @@ PM_PATTERN = re.compile(r"^[0-9A-Z_-]{1,50}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 M5_RESULT = "interventions.m5"
 
-# Reasons are fixed English texts so pages can translate them (oc.po).
+# Reasons are fixed English texts so pages can translate them (oc.po; cut_at's come from core.dates).
 REQUIRED = "is required"
-BAD_INSTANT = "must be an ISO 8601 date and time with an offset, e.g. 2026-11-20T10:05:00+01:00"
 BAD_PM = "must be a PM reference: capital letters, digits, - and _, 50 at most"
 TOO_LONG = "is too long"
 CONTROL_CHARS = "contains control characters"
@@ -214,9 +213,9 @@ def _validate(line: int, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
         elif len(text) > MAX_LENGTH.get(name, 50):
             problems.append(RowProblem(line, name, TOO_LONG))
         texts[name] = text
-    cut_at = _instant(texts["cut_at"])
+    cut_at, bad_instant = _instant(texts["cut_at"])
     if cut_at is None and not any(p.field == "cut_at" for p in problems):
-        problems.append(RowProblem(line, "cut_at", REQUIRED if not texts["cut_at"] else BAD_INSTANT))
+        problems.append(RowProblem(line, "cut_at", REQUIRED if not texts["cut_at"] else bad_instant))
     if not PM_PATTERN.match(texts["pm"]) and not any(p.field == "pm" for p in problems):
         problems.append(RowProblem(line, "pm", REQUIRED if not texts["pm"] else BAD_PM))
     dying_gasp = _flag(values.get("dying_gasp"))
@@ -231,14 +230,13 @@ def _validate(line: int, values: dict[str, Any]) -> tuple[dict[str, Any] | None,
     return {"cut_at": cut_at, "pm": texts["pm"], "dying_gasp": dying_gasp, **details}, []
 
 
-def _instant(text: str) -> datetime | None:
+def _instant(text: str) -> tuple[datetime | None, str]:
+    """The cut's time by the core's rule (RFC 3339 with an offset, years 2000–2099), to the second,
+    or None and why not."""
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        return None
-    return value.astimezone(UTC).replace(microsecond=0)
+        return dates.instant(text, field="cut_at").replace(microsecond=0), ""
+    except DomainError as error:
+        return None, error.reason
 
 
 def _flag(value: Any) -> bool | None:

@@ -14,14 +14,19 @@ from enum import IntEnum
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
 )
+from pydantic_core import PydanticCustomError
+
+from tocsin.core import dates
+from tocsin.core.errors import DomainError
 
 OperatorCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}$")]
 Reference = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z_-]{1,50}$")]
@@ -30,6 +35,19 @@ Pbo = Annotated[str, StringConstraints(max_length=100, pattern=Printable)]
 Pto = Annotated[str, StringConstraints(max_length=50, pattern=Printable)]
 Short = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=Printable)]
 Long = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=Printable)]
+INSTANT_ERROR = "rfc3339_instant"
+
+
+def _instant(value: Any, info: ValidationInfo) -> datetime:
+    try:
+        return dates.instant(value, field=info.field_name or "date")
+    except DomainError as error:
+        raise PydanticCustomError(INSTANT_ERROR, "{reason}", {"reason": error.reason}) from None
+
+
+Instant = Annotated[datetime, BeforeValidator(_instant)]
+"""A ``date-time`` of the OpenAPI read by the core's strict rule: RFC 3339 with an offset, years
+2000 to 2099 (no bare numbers, no other ISO 8601 shapes); held in UTC."""
 
 
 class Nature(IntEnum):
@@ -57,8 +75,8 @@ class InterventionDO(Wire):
     Ref_Interv_DO: Reference
     PM: Reference
     Nature_PBO_PTO: list[NaturePboPto] = Field(min_length=1, max_length=1000)
-    Debut_Inter: AwareDatetime
-    Fin_Inter: AwareDatetime | None = None
+    Debut_Inter: Instant
+    Fin_Inter: Instant | None = None
 
 
 class PboItem(Wire):
@@ -72,8 +90,8 @@ class InterventionOI(Wire):
     Ref_Interv_OI: Reference
     PM: Reference
     PBO: list[PboItem] | None = Field(default=None, max_length=1000)
-    Debut_Inter: AwareDatetime
-    Fin_Inter: AwareDatetime | None = None
+    Debut_Inter: Instant
+    Fin_Inter: Instant | None = None
 
 
 class ClientHS(Wire):
@@ -82,7 +100,7 @@ class ClientHS(Wire):
     Tube: Short
     Fibre: Short
     Position_PM_Module_OI: Long
-    HMS_Coupure: AwareDatetime
+    HMS_Coupure: Instant
 
 
 class ClientsHS(Wire):
@@ -176,8 +194,8 @@ def _bad_fields(error: ValidationError) -> list[str]:
 
 
 def _reason(kind: str) -> str:
-    if kind.startswith("datetime") or kind == "timezone_aware":
-        return "date ISO 8601 avec fuseau"
+    if kind == INSTANT_ERROR:
+        return f"date RFC 3339 avec fuseau, années {dates.MIN_YEAR} à {dates.MAX_YEAR}"
     if kind == "string_pattern_mismatch":
         return "caractères"
     if kind in ("string_too_long", "too_long"):
@@ -212,5 +230,5 @@ class Reply:
 
 
 def format_instant(value: datetime, zone: Any) -> str:
-    """ISO 8601 with the offset of ``zone`` (local time at the edge), to the second."""
+    """RFC 3339 with the offset of ``zone`` (local time at the edge), to the second."""
     return value.astimezone(zone).isoformat(timespec="seconds")
