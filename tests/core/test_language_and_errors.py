@@ -48,3 +48,17 @@ def test_health_and_ping(app):
     with TestClient(app) as client:
         assert client.get("/ping").json() == {"status": "ok"}
         assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_path_value_of_the_wrong_type_is_a_400_naming_it(app, database):
+    from fastapi.testclient import TestClient
+
+    from tests.core.test_sessions_end_on_the_server import sign_in
+    from tests.interventions.browser_support import make_staff
+
+    make_staff(database, username="marie", roles=["operator"])
+    with TestClient(app) as client:
+        sign_in(client)
+        page = client.get("/interventions/oc/received/abc?lang=en")
+    assert page.status_code == 400
+    assert "received_id" in page.text and "This value has the wrong form." in page.text

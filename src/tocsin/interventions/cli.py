@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from tocsin.core import audit, outbox
+from tocsin.core import audit, dates, outbox
 from tocsin.core.clock import utc_now
 from tocsin.core.config import get_settings
 from tocsin.core.db import Database
+from tocsin.core.errors import DomainError
 from tocsin.interventions import jobs
 from tocsin.interventions.config import ConfigError, apply_config, read_config
 
@@ -46,22 +47,20 @@ def load_config(
 
 
 def _moment(text: str | None, name: str) -> datetime | None:
+    """An option read with the core's one rule for instants (RFC 3339 with an offset, in range)."""
     if text is None:
         return None
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date/time", param_hint=name) from None
-    if value.tzinfo is None:
-        raise typer.BadParameter("give a time zone offset, e.g. 2026-11-20T14:00+01:00", param_hint=name)
-    return value
+        return dates.instant(text, field=name)
+    except DomainError as error:
+        raise typer.BadParameter(error.reason, param_hint=name) from None
 
 
 @app.command()
 def retry(
     partner: str | None = typer.Option(None, help="Only messages to this operator code."),
-    since: str | None = typer.Option(None, help="Created at or after (ISO 8601 with offset)."),
-    until: str | None = typer.Option(None, help="Created before (ISO 8601 with offset)."),
+    since: str | None = typer.Option(None, help="Created at or after (RFC 3339 with offset)."),
+    until: str | None = typer.Option(None, help="Created before (RFC 3339 with offset)."),
     include_rejected: bool = typer.Option(False, help="Also re-send functional KOs (after correction)."),
 ) -> None:
     """Queue failed messages again (a fresh round of automatic retries), e.g. to one OC over an afternoon."""

@@ -10,6 +10,7 @@ import time
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import exc as sa
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -108,6 +109,16 @@ def install_error_pages(app: FastAPI) -> None:
         page = error_page(request, error.status_code, str(error.detail), None)
         page.headers.update(headers or {})
         return page
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, error: RequestValidationError) -> Response:
+        """A path or query value of the wrong type: 400 naming it, never FastAPI's bare 422."""
+        first = error.errors()[0] if error.errors() else {}
+        field_name = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+        reason = "this value has the wrong form"
+        if wants_json(request):
+            return JSONResponse({"field": field_name, "reason": reason}, status_code=400)
+        return error_page(request, 400, "This value has the wrong form.", field_name)
 
     for kind in UNAVAILABLE:
         app.add_exception_handler(kind, database_unavailable)
