@@ -17,7 +17,7 @@ from tests.interventions.helpers import set_pending_schedule
 from tests.openapi_check import spec
 from tocsin.core.auth import upsert_staff
 from tocsin.core.outbox import Answer, OutboxMessage, Worker
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.models import Declaration
 
 SECRET = "s3cret-s3cret-s3cret"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from tests.interventions.do_support import answer, declaration, declare
 from tocsin.core.audit import events_for
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 
 
 def test_an_ok_stores_the_oi_reference(database, clock, do_setup):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.interventions.do_support import declaration, declare, reject
 from tocsin.core.audit import events_for
 from tocsin.core.scheduler import run_job_now
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.jobs import JOBS
 
 JOB = next(job for job in JOBS if job.fn is declarations.close_expired_rejections)

@@ -9,7 +9,7 @@ import pytest
 from tests.interventions.do_support import check_request_body, declaration, declare, messages, reject
 from tocsin.core.audit import events_for
 from tocsin.core.errors import DomainError
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 
 
 def correct(database, clock, ref, **changes):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.interventions.do_support import END, START, check_request_body, declaration, lines, messages
 from tocsin.core.errors import DomainError
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 
 
 @pytest.fixture

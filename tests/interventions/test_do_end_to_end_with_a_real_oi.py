@@ -15,7 +15,7 @@ from tocsin.core.config import Settings
 from tocsin.core.db import Database
 from tocsin.core.migrate import upgrade
 from tocsin.core.outbox import Worker
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.config import apply_config, parse_config
 from tocsin.interventions.models import Intervention
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from tests.interventions.helpers import interventions, outbound
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.config import apply_config, parse_config
 from tocsin.interventions.models import Declaration
 

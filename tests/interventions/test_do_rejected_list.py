@@ -6,7 +6,7 @@ import re
 
 from tests.interventions.do_support import declaration, declare, messages, reject, sign_in
 from tocsin.core.scheduler import run_job_now
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.jobs import JOBS
 
 PAGE = "/interventions/do/rejected"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.interventions.do_support import START, check_request_body, declaration, lines, messages
 from tocsin.core.audit import events_for
-from tocsin.interventions import declarations
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.models import Declaration
 
 

@@ -8,7 +8,7 @@ from tests.interventions.oc_support import OTHER_PM, add_cut, add_received, appl
 from tocsin.core.errors import Conflict
 from tocsin.interventions.config import current
 from tocsin.interventions.models import ReceivedIntervention
-from tocsin.interventions.outages import impacted_customers, review
+from tocsin.interventions.oc.outages import impacted_customers, review
 
 
 @pytest.fixture

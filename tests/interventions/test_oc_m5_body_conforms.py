@@ -9,7 +9,7 @@ from tests.interventions.oc_support import REF, add_cut, add_received, apply_oc_
 from tests.openapi_check import spec
 from tocsin.interventions.config import current
 from tocsin.interventions.models import ReceivedIntervention
-from tocsin.interventions.outages import impacted_customers, m5_body
+from tocsin.interventions.oc.outages import impacted_customers, m5_body
 
 
 def official_m5_schema() -> dict:

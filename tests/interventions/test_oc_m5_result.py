@@ -12,7 +12,7 @@ from tests.interventions.oc_support import add_received, apply_oc_config
 from tocsin.core.errors import Conflict
 from tocsin.core.outbox import Worker
 from tocsin.interventions.models import ReceivedIntervention
-from tocsin.interventions.outages import queue_m5
+from tocsin.interventions.oc.outages import queue_m5
 
 ENDED = datetime.fromisoformat("2026-11-20T12:00:00+01:00")
 

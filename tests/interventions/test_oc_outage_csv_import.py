@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tocsin.interventions.models import LineCut
-from tocsin.interventions.outages import FeedError, decode_upload, import_cuts_csv
+from tocsin.interventions.oc.outages import FeedError, decode_upload, import_cuts_csv
 
 HEADER = "cut_at,pm,pto,pbo,tube,fibre,position,dying_gasp\n"
 GOOD = (

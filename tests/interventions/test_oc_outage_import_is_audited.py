@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from tests.interventions.test_oc_outage_csv_import import GOOD, HEADER
 from tocsin.core.audit import AuditEvent
-from tocsin.interventions.outages import FeedError, add_cuts, import_cuts_csv
+from tocsin.interventions.oc.outages import FeedError, add_cuts, import_cuts_csv
 
 
 def events(database):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from tocsin.interventions import oi_pages
+from tocsin.interventions.oi import pages as oi_pages
 
-SOURCE = Path(oi_pages.__file__).parent
+SOURCE = Path(oi_pages.__file__).parent.parent  # the desk
 TEXT = re.compile(r"""_\(\s*(["'])(.*?)\1""")
 MESSAGE = re.compile(r"""(?:fail\(\s*"[^"]+",|gettext\(request,)\s*"([^"]+)"|, "(Choose [^"]+)"\)""")
 
@@ -21,11 +21,11 @@ def french() -> dict[str, str]:
 
 def used_texts() -> set[str]:
     texts = {
-        m.group(2) for f in (SOURCE / "templates/oi").glob("*.html") for m in TEXT.finditer(f.read_text())
+        m.group(2) for f in (SOURCE / "oi/templates").glob("*.html") for m in TEXT.finditer(f.read_text())
     }
     texts |= {text for pair in oi_pages.FLAGS.values() for text in pair}
     texts |= set(oi_pages.OUTCOMES.values()) | set(oi_pages.STATUSES.values())
-    code = (SOURCE / "oi_pages.py").read_text()
+    code = (SOURCE / "oi/pages.py").read_text()
     texts |= {a or b for a, b in MESSAGE.findall(code)}
     return texts
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tocsin.interventions.models import Impact, ImpactReport, Intervention
-from tocsin.interventions.stats import statistics
+from tocsin.interventions.oi.stats import statistics
 
 PARIS = ZoneInfo("Europe/Paris")
 

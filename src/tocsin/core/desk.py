@@ -4,7 +4,7 @@ product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -41,14 +41,22 @@ class Desk:
     cli: Any = None  # a typer.Typer mounted as ``tocsin <name> …``
     demo: DemoLoader | None = None
     nav: list[NavLink] = field(default_factory=list)
-    templates: Path | None = None
+    templates: Path | Mapping[str, Path] | None = None  # a mapping: template "oi/x.html" is oi_folder/x.html
     locales: Path | None = None
-    static: Path | None = None
+    static: Path | Mapping[str, Path] | None = None  # a mapping: /static/<desk>/<key>/… from each folder
     languages: tuple[str, ...] = ("en",)
     default_language: str = "en"
     timezone: str = "UTC"
     zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
+
+    def static_folders(self) -> dict[str, Path]:
+        """URL path → folder of the desk's static files."""
+        if self.static is None:
+            return {}
+        if isinstance(self.static, Path):
+            return {f"/static/{self.name}": self.static}
+        return {f"/static/{self.name}/{key}": folder for key, folder in self.static.items()}
 
     def load_demo(self, db: Session, *, now: datetime) -> str | None:
         return self.demo(db, now=now) if self.demo else None

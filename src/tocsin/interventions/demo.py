@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from tocsin.interventions import service
 from tocsin.interventions.config import apply_config, read_config
+from tocsin.interventions.oi import service
 from tocsin.interventions.schemas import ClientsHS, InterventionDO, ProtocolError
 
 CONFIG = Path(__file__).parent / "demo.yaml"

@@ -5,10 +5,17 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.interventions import api, cli, demo, do_pages, jobs, oc_pages, oi_pages, outages_api
+from tocsin.interventions import cli, demo, jobs
+from tocsin.interventions.do import pages as do_pages
 from tocsin.interventions.models import DeskConfig
+from tocsin.interventions.oc import api as oc_api
+from tocsin.interventions.oc import outages_api
+from tocsin.interventions.oc import pages as oc_pages
+from tocsin.interventions.oi import api as oi_api
+from tocsin.interventions.oi import pages as oi_pages
 
 HERE = Path(__file__).parent
+ROLES = ("oi", "oc", "do")
 
 
 def configured_zone(db: Session) -> str | None:
@@ -20,14 +27,21 @@ def configured_zone(db: Session) -> str | None:
 desk = Desk(
     name="interventions",
     title="Interventions",
-    routers=[api.router, do_pages.router, oi_pages.router, oc_pages.router, outages_api.router],
+    routers=[
+        oi_api.router,
+        oc_api.router,
+        do_pages.router,
+        oi_pages.router,
+        oc_pages.router,
+        outages_api.router,
+    ],
     models=["tocsin.interventions.models"],
     jobs=jobs.JOBS,
     cli=cli.app,
     demo=demo.load_demo,
-    templates=HERE / "templates",
+    templates={role: HERE / role / "templates" for role in ROLES},
     locales=HERE / "locales",
-    static=HERE / "static",
+    static={"do": HERE / "do" / "static"},
     languages=("fr", "en"),
     default_language="fr",
     timezone="Europe/Paris",

@@ -12,9 +12,8 @@ from tocsin.core import outbox
 from tocsin.core.audit import AuditEvent
 from tocsin.core.db import affected
 from tocsin.core.scheduler import Job
-from tocsin.interventions import outages
 from tocsin.interventions.config import current
-from tocsin.interventions.declarations import close_expired_rejections
+from tocsin.interventions.do.service import close_expired_rejections
 from tocsin.interventions.models import (
     Declaration,
     InboundMessage,
@@ -23,6 +22,7 @@ from tocsin.interventions.models import (
     ReceivedIntervention,
     Rejection,
 )
+from tocsin.interventions.oc import outages
 
 
 def close_old_rejections(*, db: Session, now: datetime) -> str:

@@ -61,10 +61,8 @@ def build_app(shell: Shell) -> FastAPI:
     for desk in shell.desks:
         for router in desk.routers:
             app.include_router(router)
-        if desk.static:
-            app.mount(
-                f"/static/{desk.name}", StaticFiles(directory=str(desk.static)), name=f"static-{desk.name}"
-            )
+        for url, folder in desk.static_folders().items():
+            app.mount(url, StaticFiles(directory=str(folder)), name=url.strip("/").replace("/", "-"))
         if desk.on_start:
             desk.on_start(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from tocsin.core.auth import partners, throttle
@@ -38,7 +38,7 @@ class Shell:
         languages = sorted({"en", self.default_language, *[lang for d in desks for lang in d.languages]})
         folders = [CORE_LOCALES, *[d.locales for d in desks if d.locales]]
         self.catalogs = Catalogs(folders, languages)
-        loaders = [FileSystemLoader(str(d.templates)) for d in desks if d.templates]
+        loaders = [_loader(d.templates) for d in desks if d.templates]
         self.templates = Environment(
             loader=ChoiceLoader([*loaders, FileSystemLoader(str(HERE / "templates"))]),
             autoescape=select_autoescape(["html"]),
@@ -108,6 +108,12 @@ class Shell:
 
     def gettext(self, request: Request, text: str) -> str:
         return self.catalogs.gettext(request.state.lang, text)
+
+
+def _loader(templates: Path | Mapping[str, Path]) -> BaseLoader:
+    if isinstance(templates, Path):
+        return FileSystemLoader(str(templates))
+    return PrefixLoader({prefix: FileSystemLoader(str(folder)) for prefix, folder in templates.items()})
 
 
 def shell_of(request: Request) -> Shell:

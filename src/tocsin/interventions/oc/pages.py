@@ -16,9 +16,9 @@ from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
-from tocsin.interventions import outages
 from tocsin.interventions.config import current
 from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
+from tocsin.interventions.oc import outages
 
 router = APIRouter(prefix="/interventions/oc", include_in_schema=False)
 M5_STATES = ("none", "sent", "ok", "ko", "failed")

@@ -1,36 +1,26 @@
-"""The E-Intervention endpoints under ``/v1``, exactly as the official OpenAPI lays them out.
-
-Thin: read the body (JSON, at most the configured size), parse, call the service, shape the reply.
-A KO is answered with its code and a description naming the fields, logged, and nothing else is stored.
+"""What the roles' E-Intervention endpoints share: read the body (JSON, at most the configured size),
+parse it, check the sender is the caller, apply a role's rule, shape the reply. A KO is answered with
+its code and a description naming the fields, logged for support, and nothing else is stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import Caller
-from tocsin.core.web import Shell, require_scope, shell_of
-from tocsin.interventions import service
-from tocsin.interventions.schemas import (
-    DO_LABELS,
-    M5_LABELS,
-    OI_LABELS,
-    ClientsHS,
-    InterventionDO,
-    InterventionOI,
-    ProtocolError,
-    Reply,
-    Wire,
-    parse,
-)
+from tocsin.core.web import Shell, shell_of
+from tocsin.interventions.models import Rejection
+from tocsin.interventions.schemas import ProtocolError, Reply, Wire, parse
 
-router = APIRouter(prefix="/v1", tags=["E-Intervention"])
+V1 = "/v1"
 
 
 class BodyTooLarge(Exception):
@@ -110,7 +100,7 @@ def _rejected(
     shell: Shell, request: Request, caller: Caller, error: ProtocolError, body: bytes, labels: dict[int, str]
 ) -> JSONResponse:
     with shell.database.session() as db:
-        service.log_rejection(
+        log_rejection(
             db, path=request.url.path, sender=caller.owner, error=error, body=body, now=shell.clock()
         )
     reply = Reply(error.code, labels, description=error.description)
@@ -120,52 +110,29 @@ def _rejected(
 def _forbidden(shell: Shell, request: Request, caller: Caller, field: str, body: bytes) -> JSONResponse:
     error = ProtocolError(2, f"{field} ne correspond pas au client authentifié ({caller.owner})")
     with shell.database.session() as db:
-        service.log_rejection(
+        log_rejection(
             db, path=request.url.path, sender=caller.owner, error=error, body=body, now=shell.clock()
         )
     return JSONResponse({"error": "forbidden", "error_description": error.description}, status_code=403)
 
 
-@router.post("/intervention_DO", summary="Flux 1 – M1/M3, DO → OI")
-async def declare_intervention_do(
-    request: Request, caller: Caller = Depends(require_scope("write:interventions"))
-) -> JSONResponse:
-    """OI receives a start (M1) or end (M3) from a DO."""
-    return await answer(
-        request,
-        caller,
-        model=InterventionDO,
-        labels=DO_LABELS,
-        sender_field="Code_DO",
-        handler=service.receive_declaration,
-    )
+def printable(raw: bytes) -> str:
+    """A received body as storable text: PostgreSQL text cannot hold NUL, and bad UTF-8 is replaced."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\\x00")
 
 
-@router.post("/intervention_OI", summary="Flux 2 – M2/M4, OI → OC")
-async def declare_intervention_oi(
-    request: Request, caller: Caller = Depends(require_scope("write:interventions"))
-) -> JSONResponse:
-    """OC receives a start (M2) or end (M4) from an OI."""
-    return await answer(
-        request,
-        caller,
-        model=InterventionOI,
-        labels=OI_LABELS,
-        sender_field="Code_OI",
-        handler=service.receive_announcement,
-    )
-
-
-@router.post("/client_HS_OC_Par_Inter", summary="Flux 3 – M5, OC → OI")
-async def notify_clients_hs(
-    request: Request, caller: Caller = Depends(require_scope("write:clients"))
-) -> JSONResponse:
-    """OI receives the impacted customers (M5) of an OC."""
-    return await answer(
-        request,
-        caller,
-        model=ClientsHS,
-        labels=M5_LABELS,
-        sender_field="Code_OC_impacte",
-        handler=service.receive_impacts,
+def log_rejection(
+    db: Session, *, path: str, sender: str, error: ProtocolError, body: bytes, now: datetime
+) -> None:
+    """Keep a KO for support (it is never stored as a message)."""
+    db.add(
+        Rejection(
+            received_at=now,
+            path=path,
+            sender=sender,
+            http_status=error.http_status,
+            code=error.code,
+            description=error.description,
+            body=printable(body[:4000]),
+        )
     )

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import StaffUser
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
-from tocsin.interventions import outages
+from tocsin.interventions.oc import outages
 
 router = APIRouter(prefix="/api/interventions", tags=["interventions OC"])
 

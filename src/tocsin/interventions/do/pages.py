@@ -21,11 +21,11 @@ from tocsin.core import dates
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
-from tocsin.interventions import declarations
 from tocsin.interventions.config import current
+from tocsin.interventions.do import service as declarations
 from tocsin.interventions.models import PM, Declaration
 
-STATIC = Path(__file__).parent / "static" / "do"
+STATIC = Path(__file__).parent / "static"
 MAX_LINES = 1000  # nature lines a correction may carry, as in declarations.checked_natures
 TECHNICIAN = require_staff("technician")
 REVIEWER = require_staff("operator", "technician")

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit, dates, outbox
 from tocsin.core.errors import Conflict, DomainError, NotFound
-from tocsin.interventions import flows, service
+from tocsin.interventions import flows
 from tocsin.interventions.config import current
 from tocsin.interventions.models import PM, Declaration, DeskConfig, Partner
+from tocsin.interventions.oi import service as oi_rules
 from tocsin.interventions.schemas import (
     DO_LABELS,
     InterventionDO,
@@ -366,7 +367,7 @@ def _hand_to_our_oi(
     body = json.dumps(message_body(declaration, kind, config))
     try:
         with db.begin_nested():
-            reply = service.receive_declaration(
+            reply = oi_rules.receive_declaration(
                 db=db, message=parse(InterventionDO, body.encode()), sender=config.self_code, now=now
             )
         answer, state = reply.body(), OK

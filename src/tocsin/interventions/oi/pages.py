@@ -23,7 +23,6 @@ from tocsin.core.exports import csv_text
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
-from tocsin.interventions import stats as desk_stats
 from tocsin.interventions.flows import DESK, PATHS
 from tocsin.interventions.models import (
     PM,
@@ -35,6 +34,7 @@ from tocsin.interventions.models import (
     Partner,
     Rejection,
 )
+from tocsin.interventions.oi import stats as desk_stats
 
 router = APIRouter(prefix="/interventions/oi", include_in_schema=False)
 
