@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 export TOCSIN_DATABASE_URL ?= sqlite:///var/tocsin.db
 
-.PHONY: demo test install lint system-deps test-sqlite test-postgresql bench clean
+.PHONY: demo test install lint system-deps test-sqlite test-minesafe-fallback test-postgresql bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,13 @@ lint: install
 test-sqlite: install
 	TOCSIN_TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -n 2
 
+test-minesafe-fallback: install
+	TOCSIN_MINESAFE_JIT=0 $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/minesafe -k "scenario or engine"
+
 test-postgresql: install
 	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" -k "not multiparty" tests/core tests/interventions
 
-test: system-deps install lint test-sqlite test-postgresql
+test: system-deps install lint test-sqlite test-minesafe-fallback test-postgresql
 
 bench: install
 	$(BIN)/python bench/interventions.py --quick

@@ -20,6 +20,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from tocsin.minesafe import kernels
 from tocsin.minesafe.model import AlarmEvent, Kind, Level, Report, Zone
 
 NONE, WARNING, DANGER = 0, 1, 2
@@ -28,6 +29,7 @@ KMH = 1 / 3.6
 
 # Pedestrians first (the source's first worry is people run over by trucks they cannot be seen from).
 TYPE_PRIORITY = {"sos": 0, "run_over": 1, "zone_entry": 2, "collision": 3, "zone_approach": 4, "overspeed": 5}
+PER_SLOT = {"_px": float, "_py": float, "_pvx": float, "_pvy": float, "_pt": float, "_s": float, "_veh": bool}
 # Up to this many candidates a plain Python loop beats one numpy pass (~45 µs for the pass's ~20 calls,
 # against 0.4–1 µs per candidate in Python, measured on the benchmark machine).
 SMALL_WINDOW = 48
@@ -199,10 +201,14 @@ class _ZoneShape:
 class Engine:
     """Collision and run-over warning for one or many sites (trackers are keyed by a unique id)."""
 
-    # Per-slot state read by the vectorised checks, (re)allocated by ``_alloc``: one complex row per
-    # tracker (position x + iy, velocity vx + ivy, time) so a crowded window is gathered in one call and
-    # its 2-D geometry takes half the numpy calls; speed and "is a vehicle" beside it.
-    _state: np.ndarray
+    # Per-slot state read by the compiled and vectorised checks, (re)allocated by ``_alloc``: position,
+    # velocity, time of fix, speed and "is a vehicle", one float array each, written one element at a time
+    # as reports arrive (an element write costs far less than a row of a structured array).
+    _px: np.ndarray
+    _py: np.ndarray
+    _pvx: np.ndarray
+    _pvy: np.ndarray
+    _pt: np.ndarray
     _s: np.ndarray
     _veh: np.ndarray
 
@@ -435,8 +441,8 @@ class Engine:
     def _store(self, track: _Track) -> None:
         track.vx, track.vy = self._velocity(track)
         slot = track.slot
-        self._state[slot] = (complex(track.x, track.y), complex(track.vx, track.vy), track.t)
-        self._s[slot] = track.speed
+        self._px[slot], self._py[slot], self._pt[slot] = track.x, track.y, track.t
+        self._pvx[slot], self._pvy[slot], self._s[slot] = track.vx, track.vy, track.speed
 
     def _velocity(self, track: _Track) -> tuple[float, float]:
         """Velocity vector; zero when standing or when the heading is still unknown (first fix)."""
@@ -446,14 +452,13 @@ class Engine:
         return track.speed * math.sin(h), track.speed * math.cos(h)
 
     def _alloc(self, size: int) -> None:
-        """(Re)allocate the per-slot arrays the vectorised checks read, keeping what they hold."""
-        state = np.zeros((size, 3), dtype=complex)
-        speed = np.zeros(size)
-        veh = np.zeros(size, dtype=bool)
-        if hasattr(self, "_state"):
-            used = len(self._s)
-            state[:used], speed[:used], veh[:used] = self._state, self._s, self._veh
-        self._state, self._s, self._veh = state, speed, veh
+        """(Re)allocate the per-slot arrays the compiled and vectorised checks read, keeping their values."""
+        for name, kind in PER_SLOT.items():
+            grown = np.zeros(size, dtype=kind)
+            if hasattr(self, name):
+                old = getattr(self, name)
+                grown[: len(old)] = old
+            setattr(self, name, grown)
 
     # ----------------------------------------------------------------------------------------- grid
     def _cell(self, site: str, x: float, y: float) -> tuple[str, int, int]:
@@ -597,33 +602,21 @@ class Engine:
         return out
 
     def _crowd_prefilter(self, track: _Track, window: list) -> list[_Track]:
-        """One numpy pass over a crowded window: the candidates that may pass within the near ring.
-
-        A superset of CPA < near (the exact test follows): the line of relative motion passes within it
-        (|r × w| < near·|w|, which CPA < near implies) or the pair is within it now.
-        """
+        """One pass over a crowded window (compiled, or numpy): the candidates that may pass within the
+        near ring, a superset of CPA < near (the exact test follows)."""
         arrays, which = self._cell_arrays, 1 if track.person else 0
         parts = []
         for cell, _ in window:
             cached = arrays.get(cell)
             parts.append((cached or self._cell_slots(cell))[which])
         cand = np.concatenate(parts)
-        st = self._state[cand]
-        m = self.config.max_extrapolate_s
-        age = track.t - st[:, 2].real
-        np.maximum(age, -m, out=age)
-        np.minimum(age, m, out=age)
-        velocity = st[:, 1]
-        r = velocity * age
-        r += st[:, 0] - complex(track.x, track.y)
-        w = velocity - complex(track.vx, track.vy)
-        w_conj = w.conj()
-        cross = (r * w_conj).imag  # r × w, up to its sign
-        w2 = (w * w_conj).real
+        own = (track.t, track.x, track.y, track.vx, track.vy)
         near = self._near + 1e-6  # rounding slack: never lose a pair the exact test keeps
-        hit = (cross * cross < near * near * w2) | (np.abs(r) < near)
+        hits = kernels.passing_close(
+            cand, self._px, self._py, self._pvx, self._pvy, self._pt, own, near, self.config.max_extrapolate_s
+        )
         by_slot = self._by_slot
-        return [by_slot[slot] for slot in cand[hit].tolist()]
+        return [by_slot[slot] for slot in hits.tolist()]
 
     def _relative(self, a: _Track, b: _Track) -> tuple[float, float, float, float]:
         """Distance, CPA, TCPA and relative speed of ``b`` seen from ``a`` (see ``closest_approach``).
@@ -888,7 +881,7 @@ class Engine:
         cand = np.array([s for s in self._neighbours(track, radius) if s != track.slot], dtype=np.intp)
         if cand.size == 0:
             return []
-        close = np.abs(self._state[cand, 0] - complex(track.x, track.y)) <= radius
+        close = np.hypot(self._px[cand] - track.x, self._py[cand] - track.y) <= radius
         return sorted(self._by_slot[int(s)].tracker for s in cand[close])
 
     def _battery(self, track: _Track, report: Report) -> list[AlarmEvent]:
@@ -919,7 +912,7 @@ class Engine:
             slots = slots[self._veh[slots]]
         if slots.size == 0:
             return math.inf
-        d = np.abs(self._state[slots, 0] - complex(track.x, track.y)) - cfg.warning_r0
+        d = np.hypot(self._px[slots] - track.x, self._py[slots] - track.y) - cfg.warning_r0
         closing = track.speed + np.maximum(self._s[slots], cfg.start_speed)
         return float(np.min(np.maximum(d, 0.0) / closing))
 
@@ -1030,6 +1023,8 @@ def closest_approach(
 
 def _finite(value: object) -> bool:
     """A finite real number (text, None and containers are not numbers here, even "0")."""
+    if type(value) is float:  # the usual case, without the slow abstract-class check below
+        return math.isfinite(value)
     if not isinstance(value, numbers.Real):
         return False
     try:
