@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 
 from tocsin.core.db import Database
 from tocsin.core.migrate import upgrade
-from tocsin.interventions import service
 from tocsin.interventions.config import apply_config, parse_config
+from tocsin.interventions.oi import service
 from tocsin.interventions.schemas import InterventionDO, parse
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -9,7 +9,6 @@ same transactions production does.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,18 +17,18 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
+from tests.support import drop_database, fresh_database_url
 from tocsin.core.auth import passwords
 from tocsin.core.clock import FixedClock
 from tocsin.core.config import Settings
 from tocsin.core.db import Base, Database
 from tocsin.core.migrate import upgrade
 
-pytest_plugins = ["tests.interventions.browser_support", "tests.interventions.do_fixtures"]
+pytest_plugins = ["tests.browser"]
 
 # argon2id at its cheapest for tests: hashing is exercised, seconds per test are not spent on it.
 passwords.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
-PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 if not SHARED.exists():
     SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -37,37 +36,6 @@ if not SHARED.exists():
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"tocsin test database: {os.environ.get('TOCSIN_TEST_DATABASE', 'sqlite')}"
-
-
-def fresh_database_url(tmp_dir: Path, kind: str) -> str:
-    """A new empty database of ``kind`` (sqlite or postgresql) for this run."""
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
-    if kind == "postgresql":
-        from sqlalchemy import create_engine
-
-        name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as error:  # say exactly what is missing rather than skip
-            pytest.exit(f"PostgreSQL is needed at {PG_ADMIN} for TOCSIN_TEST_DATABASE=postgresql: {error}", 3)
-        finally:
-            admin.dispose()
-        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    raise ValueError(f"TOCSIN_TEST_DATABASE: unknown kind {kind!r} (sqlite or postgresql)")
-
-
-def drop_database(url: str) -> None:
-    if not url.startswith("postgresql"):
-        return
-    from sqlalchemy import create_engine
-
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture(scope="session")

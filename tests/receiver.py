@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support import free_port
 
 
 @dataclass
@@ -29,12 +30,6 @@ class Receiver:
 
     def answer(self) -> tuple[int, Any, float]:
         return self.script.pop(0) if self.script else self.default
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_app(receiver: Receiver) -> Starlette:

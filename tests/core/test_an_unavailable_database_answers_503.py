@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 
-from tests.interventions.conftest import OI_CONFIG, SECRET, m1
+from tests.interventions.support import OI_CONFIG, SECRET, m1
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
 from tocsin.core.web import errors

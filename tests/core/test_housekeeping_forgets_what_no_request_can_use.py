@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from tests.interventions.browser_support import make_staff
+from tests.support import make_staff
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.housekeeping import jobs
 from tocsin.core.outbox import Worker, WorkerHeartbeat

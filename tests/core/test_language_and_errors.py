@@ -53,12 +53,10 @@ def test_health_and_ping(app):
 def test_a_path_value_of_the_wrong_type_is_a_400_naming_it(app, database):
     from fastapi.testclient import TestClient
 
-    from tests.core.test_sessions_end_on_the_server import sign_in
-    from tests.interventions.browser_support import make_staff
+    from tests.support import sign_in
 
-    make_staff(database, username="marie", roles=["operator"])
     with TestClient(app) as client:
-        sign_in(client)
+        sign_in(client, database, "marie", ["operator"])
         page = client.get("/interventions/oc/received/abc?lang=en")
     assert page.status_code == 400
     assert "received_id" in page.text and "This value has the wrong form." in page.text

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.core.test_sessions_end_on_the_server import sign_in
-from tests.interventions.browser_support import make_staff
+from tests.support import sign_in
 
 
 @pytest.fixture
@@ -45,8 +44,7 @@ def test_an_unknown_host_is_refused_and_not_echoed(web):
 def test_api_docs_need_a_signed_in_user(web, database):
     assert web.get("/api/openapi.json").status_code == 401
     assert web.get("/api/docs", follow_redirects=False).headers["location"].startswith("/login")
-    make_staff(database, username="marie", roles=["viewer"])
-    sign_in(web)
+    sign_in(web, database, "marie", ["viewer"])
     assert web.get("/api/openapi.json").json()["info"]["title"] == "Tocsin"
     assert web.get("/api/docs").status_code == 200
 
@@ -60,8 +58,7 @@ def test_the_demo_may_open_the_api_docs(settings, database, clock):
 
 
 def test_pages_have_no_inline_script_or_style(web, database):
-    make_staff(database, username="marie", roles=["admin"])
-    sign_in(web)
+    sign_in(web, database, "marie", ["admin"])
     for path in (
         "/",
         "/login",

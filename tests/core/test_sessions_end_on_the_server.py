@@ -3,27 +3,13 @@ copied cookie stops working; sign-in is throttled per user and address."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.interventions.browser_support import make_staff
+from tests.support import csrf_of, make_staff, submit_login_form
 from tocsin.core.web.routes import LOGIN_POLICY
 
 PAGE = "/account/password"
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-
-
-def sign_in(client: TestClient, username: str = "marie", password: str = "correct horse 42") -> None:
-    token = csrf(client.get("/login").text)
-    reply = client.post(
-        "/login", data={"username": username, "password": password, "csrf": token}, follow_redirects=False
-    )
-    assert reply.status_code == 303, reply.text
 
 
 def signed_in(client: TestClient) -> bool:
@@ -38,42 +24,42 @@ def web(app, database):
 
 
 def test_a_copied_cookie_stops_working_after_sign_out(web, app):
-    sign_in(web)
+    submit_login_form(web, "marie")
     copied = dict(web.cookies)
-    web.post("/logout", data={"csrf": csrf(web.get(PAGE).text)})
+    web.post("/logout", data={"csrf": csrf_of(web.get(PAGE).text)})
     with TestClient(app, cookies=copied) as thief:
         assert not signed_in(thief)
 
 
 def test_changing_the_password_ends_the_other_sessions_but_not_this_one(web, app):
-    sign_in(web)
+    submit_login_form(web, "marie")
     with TestClient(app) as other:
-        sign_in(other)
+        submit_login_form(other, "marie")
         assert signed_in(other)
         reply = web.post(
             PAGE,
             data={"current": "correct horse 42", "new": "a much longer one", "again": "a much longer one"}
-            | {"csrf": csrf(web.get(PAGE).text)},
+            | {"csrf": csrf_of(web.get(PAGE).text)},
             follow_redirects=False,
         )
         assert reply.status_code == 303
         assert signed_in(web)
         assert not signed_in(other)
     with TestClient(app) as later:
-        sign_in(later, password="a much longer one")
+        submit_login_form(later, "marie", "a much longer one")
 
 
 def test_a_new_password_set_from_the_command_line_ends_every_session(web, database):
-    sign_in(web)
+    submit_login_form(web, "marie")
     make_staff(database, username="marie", roles=["operator"], password="another password 7")
     assert not signed_in(web)
 
 
 def test_the_password_form_names_each_wrong_field(web):
-    sign_in(web)
+    submit_login_form(web, "marie")
     reply = web.post(
         PAGE,
-        data={"current": "nope", "new": "short", "again": "other", "csrf": csrf(web.get(PAGE).text)},
+        data={"current": "nope", "new": "short", "again": "other", "csrf": csrf_of(web.get(PAGE).text)},
     )
     assert reply.status_code == 400
     for field in ("current", "new", "again"):
@@ -81,7 +67,7 @@ def test_the_password_form_names_each_wrong_field(web):
 
 
 def test_an_idle_session_ends(web, clock):
-    sign_in(web)
+    submit_login_form(web, "marie")
     clock.advance(minutes=59)
     assert signed_in(web)
     clock.advance(minutes=61)
@@ -89,7 +75,7 @@ def test_an_idle_session_ends(web, clock):
 
 
 def test_a_session_ends_after_its_lifetime_even_when_used(web, clock):
-    sign_in(web)
+    submit_login_form(web, "marie")
     alive = []
     for _ in range(14):  # 14 × 55 min: never idle, but past the 12 h lifetime
         clock.advance(minutes=55)
@@ -98,7 +84,7 @@ def test_a_session_ends_after_its_lifetime_even_when_used(web, clock):
 
 
 def test_sign_in_is_throttled_per_user_with_retry_after(web):
-    token = csrf(web.get("/login").text)
+    token = csrf_of(web.get("/login").text)
     for _ in range(LOGIN_POLICY.free + 1):
         web.post("/login", data={"username": "marie", "password": "wrong", "csrf": token})
     reply = web.post(
@@ -109,8 +95,8 @@ def test_sign_in_is_throttled_per_user_with_retry_after(web):
 
 
 def test_the_throttle_lifts_after_its_delay(web, clock):
-    token = csrf(web.get("/login").text)
+    token = csrf_of(web.get("/login").text)
     for _ in range(LOGIN_POLICY.free + 1):
         web.post("/login", data={"username": "marie", "password": "wrong", "csrf": token})
     clock.advance(seconds=2)
-    sign_in(web)
+    submit_login_form(web, "marie")

@@ -52,7 +52,7 @@ def test_a_cookie_signed_with_the_old_built_in_key_opens_nothing(app, database):
 
     from fastapi.testclient import TestClient
 
-    from tests.interventions.browser_support import make_staff
+    from tests.support import make_staff
 
     make_staff(database, username="root", roles=["admin"])
     forged = base64.b64encode(json.dumps({"user_id": 1, "sid": "guess"}).encode())

@@ -1,4 +1,5 @@
-"""Fixtures for the interventions desk: an OI configuration, partner personas and their tokens."""
+"""Fixtures for the interventions desk: the OI's configuration, partner personas and their tokens, and the
+DO's configuration with a staff client. Helpers are in ``support.py``; nothing is imported from here."""
 
 from __future__ import annotations
 
@@ -7,52 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.openapi_check import check_response
+from tests.interventions.support import OI_CONFIG, CheckedClient, do_config, token_for
 from tocsin.interventions.config import apply_config, parse_config
-
-SECRET = "s3cret-s3cret-s3cret"
-OI_CONFIG: dict[str, Any] = {
-    "self": {"code": "OIAA", "roles": ["OI"]},
-    "timezone": "Europe/Paris",
-    "partners": [
-        {
-            "code": "OCBB",
-            "roles": ["OC", "DO"],
-            "url": "http://127.0.0.1:9/v1",
-            "client_id": "ocbb",
-            "client_secret": SECRET,
-        },
-        {
-            "code": "OCCC",
-            "roles": ["OC"],
-            "url": "http://127.0.0.1:9/v1",
-            "client_id": "occc",
-            "client_secret": SECRET,
-        },
-        {"code": "DOXX", "roles": ["DO"], "client_id": "doxx", "client_secret": SECRET},
-    ],
-    "pms": [
-        {"ref": "FI-12345-0001", "ocs": ["OCBB", "OCCC"]},
-        {"ref": "FI-12345-0002", "ocs": ["OCCC"]},
-        {"ref": "FI-12345-0003", "ocs": []},
-    ],
-}
-
-
-class CheckedClient(TestClient):
-    """A test client that checks every /v1 answer against the official OpenAPI."""
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any):  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
-        path = str(url).split("?")[0]
-        if path.startswith("/v1/"):
-            body = (
-                response.json()
-                if response.headers.get("content-type", "").startswith("application/json")
-                else None
-            )
-            check_response(method, path, response.status_code, body)
-        return response
 
 
 @pytest.fixture
@@ -66,15 +23,6 @@ def oi_config(database, clock):
 def client(app, oi_config) -> CheckedClient:
     with CheckedClient(app) as test_client:
         yield test_client
-
-
-def token_for(client: TestClient, client_id: str, secret: str = SECRET, scope: str | None = None) -> str:
-    data = {"grant_type": "client_credentials"}
-    if scope:
-        data["scope"] = scope
-    reply = client.post("/oauth/token", data=data, auth=(client_id, secret))
-    assert reply.status_code == 200, reply.text
-    return reply.json()["access_token"]
 
 
 @pytest.fixture
@@ -95,18 +43,17 @@ def occc_headers(client) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(client, 'occc')}"}
 
 
-def m1(ref: str = "DO-REF-1", **changes: Any) -> dict[str, Any]:
-    body = {
-        "Code_DO": "DOXX",
-        "Code_OI": "OIAA",
-        "Ref_Interv_DO": ref,
-        "PM": "FI-12345-0001",
-        "Nature_PBO_PTO": [{"nature": 1, "PBO": "PT0012345", "PTO": "FI-1234-5678"}],
-        "Debut_Inter": "2026-11-20T10:00:00+01:00",
-    }
-    body.update(changes)
-    return {k: v for k, v in body.items() if v is not None}
+@pytest.fixture
+def do_setup(database, clock) -> dict[str, Any]:
+    """Our side is DOXX (see ``do_config``)."""
+    config = do_config()
+    with database.session() as db:
+        apply_config(db, parse_config(config), now=clock())
+    return config
 
 
-def m3(ref: str = "DO-REF-1", **changes: Any) -> dict[str, Any]:
-    return m1(ref, **{"Fin_Inter": "2026-11-20T11:30:00+01:00", **changes})
+@pytest.fixture
+def web(app, do_setup) -> TestClient:
+    """A test client of the DO's app (sign a staff user in with ``tests.support.sign_in``)."""
+    with TestClient(app) as client:
+        yield client

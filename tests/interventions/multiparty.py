@@ -8,7 +8,6 @@ party's database through a read-only SQLite connection, never through the party'
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import httpx
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from tests.interventions.browser_support import free_port
+from tests.support import csrf_of, free_port
 
 TOCSIN = str(Path(sys.executable).with_name("tocsin"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -174,9 +173,3 @@ class StaffBrowser:
 
     def close(self) -> None:
         self.http.close()
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html) or re.search(r'data-csrf="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found.group(1)

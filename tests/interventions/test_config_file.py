@@ -5,7 +5,7 @@ import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.interventions.conftest import OI_CONFIG
+from tests.interventions.support import OI_CONFIG
 from tocsin.core.auth import ApiClient
 from tocsin.interventions.config import ConfigError, apply_config, parse_config, read_config
 from tocsin.interventions.models import PM, Partner

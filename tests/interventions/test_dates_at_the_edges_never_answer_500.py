@@ -16,12 +16,16 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tests.interventions.conftest import m1, m3, token_for
-from tests.interventions.do_support import declare, reject
-from tests.interventions.do_support import sign_in as sign_in_technician
-from tests.interventions.oc_support import add_received, apply_oc_config
-from tests.interventions.oc_support import sign_in as sign_in_oc
-from tests.interventions.oi_support import csrf_of, sign_in_client
+from tests.interventions.support import (
+    add_received,
+    apply_oc_config,
+    m1,
+    m3,
+    make_declaration,
+    reject,
+    token_for,
+)
+from tests.support import csrf_of, sign_in
 from tocsin.core.scheduler import run_job_now
 from tocsin.interventions.jobs import JOBS
 from tocsin.interventions.models import Impact, ImpactReport, Intervention, LineCut, ReceivedIntervention
@@ -227,7 +231,7 @@ def test_an_intervention_at_the_edges_of_the_range_takes_a_later_m5(
     assert post_v1(client, "client_HS_OC_Par_Inter", body, headers).status_code == 200
     late, impact = impact_report(database)
     assert late and impact.counted and impact.cut_at == instant_of(cut)
-    sign_in_client(client, database, roles=("viewer",))
+    sign_in(client, database, "olive", ["viewer"])
     assert client.get(f"/interventions/oi/interventions/{ref_oi}").status_code == 200
     day = start[:10]
     listing = client.get("/interventions/oi/interventions", params={"since": day, "until": day})
@@ -265,7 +269,7 @@ def test_m4_at_the_oc_with_any_end_is_answered_and_its_m5_still_computes(oc_app,
     with database.session() as db:
         received = db.scalar(select(ReceivedIntervention).where(ReceivedIntervention.ref_oi == ref))
         received_id = received.id
-    sign_in_oc(oc_app, database, "olga", ["viewer"])
+    sign_in(oc_app, database, "olga", ["viewer"])
     assert oc_app.get(f"/interventions/oc/received/{received_id}").status_code == 200
 
 
@@ -288,7 +292,7 @@ def test_the_m5_job_copes_with_interventions_at_the_edges(oc_app, database):
 @EXAMPLES
 @given(value=instant_values)
 def test_a_technician_start_at_any_time_is_answered_naming_the_field(web, database, value):
-    token = sign_in_technician(web, database)
+    token = sign_in(web, database, "tina", ["technician"])
     body = {"pm": "FI-12345-0001", "natures": [{"nature": 1}], "started_at": value}
     reply = web.post("/api/interventions/do/start", json=body, headers={"X-CSRF-Token": token})
     assert reply.status_code < 500, reply.text
@@ -302,7 +306,7 @@ def test_a_technician_start_at_any_time_is_answered_naming_the_field(web, databa
 @EXAMPLES
 @given(value=st.one_of(instant_values, st.none()))
 def test_the_outage_json_feed_takes_any_cut_time_without_500(oc_app, database, value):
-    token = sign_in_oc(oc_app, database, "olga", ["operator"])
+    token = sign_in(oc_app, database, "olga", ["operator"])
     cut = {"cut_at": value, "pm": "FI-12345-0001", "pto": f"FI-{next(REFS)}", "dying_gasp": "non"}
     reply = oc_app.post("/api/interventions/outages", json=[cut], headers={"X-CSRF-Token": token})
     assert reply.status_code < 500, reply.text
@@ -329,9 +333,9 @@ def test_the_outage_json_feed_takes_any_cut_time_without_500(oc_app, database, v
 def test_the_correction_form_refuses_odd_times_and_counts_naming_the_field(
     web, database, clock, changes, field
 ):
-    ref = declare(database, clock)
+    ref = make_declaration(database, clock)
     reject(database, clock)
-    token = sign_in_technician(web, database, username="olive", roles=("operator",))
+    token = sign_in(web, database, "olive", ["operator"])
     form = {"csrf": token, "pm": "FI-12345-0001", "started_at": "2026-11-20T10:05", "lines": "0"} | changes
     reply = web.post(f"/interventions/do/rejected/{ref}", data=form)
     assert reply.status_code == 400 and f'href="#{ref}-{field}"' in reply.text
@@ -350,7 +354,7 @@ csv_cell = st.one_of(
 @EXAMPLES
 @given(value=csv_cell)
 def test_the_outage_csv_takes_any_cut_time_without_500(oc_app, database, value):
-    token = sign_in_oc(oc_app, database, "olga", ["operator"])
+    token = sign_in(oc_app, database, "olga", ["operator"])
     text = (
         f"cut_at,pm,pto,pbo,tube,fibre,position,dying_gasp\n{value},FI-12345-0001,FI-{next(REFS)},,,,,non\n"
     )
@@ -390,7 +394,7 @@ OI_FILTERS = [
 def test_oi_page_filters_answer_200_or_400_naming_the_field(client, database, page, which, days, moments):
     path, names, shape = page
     value = moments if shape is LOCAL else days
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     reply = client.get(path, params={names[which]: value, "lang": "en"})
     assert reply.status_code in (200, 400), reply.text
     if reply.status_code == 400:
@@ -404,7 +408,7 @@ def test_oi_page_filters_answer_200_or_400_naming_the_field(client, database, pa
 @EXAMPLES
 @given(since=moment_values, until=moment_values)
 def test_the_retry_form_answers_303_or_400_naming_the_field(client, database, since, until):
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     form = {
         "csrf": csrf_of(client.get("/interventions/oi/deliveries").text),
         "retry-partner": "OCBB",
@@ -423,7 +427,7 @@ def test_the_retry_form_answers_303_or_400_naming_the_field(client, database, si
 @EXAMPLES
 @given(day=day_values)
 def test_the_oc_received_list_day_filter_answers_200_or_400_naming_it(oc_app, database, day):
-    sign_in_oc(oc_app, database, "victor", ["viewer"])
+    sign_in(oc_app, database, "victor", ["viewer"])
     reply = oc_app.get("/interventions/oc/received", params={"day": day})
     assert reply.status_code in (200, 400), reply.text
     if reply.status_code == 400:
@@ -446,7 +450,7 @@ PAGED = [
 @pytest.mark.parametrize("path", PAGED)
 @pytest.mark.parametrize("number", [str(10**30), "-5", "abc", "0", "²", "1e3", "9" * 5000, "100001"])
 def test_a_bad_page_number_answers_400_naming_it(client, database, path, number):
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     reply = client.get(path, params={"page": number, "lang": "en"})
     assert reply.status_code == 400 and 'href="#page"' in reply.text
     assert "Enter a whole number from 1 to 100000." in reply.text
@@ -454,13 +458,13 @@ def test_a_bad_page_number_answers_400_naming_it(client, database, path, number)
 
 @pytest.mark.parametrize("path", PAGED)
 def test_a_page_past_the_end_shows_the_last_page(client, database, path):
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     assert client.get(path, params={"page": "100000"}).status_code == 200
 
 
 @pytest.mark.parametrize(("notice", "value"), [("queued", "²"), ("queued", "9" * 5000), ("imported", "²")])
 def test_odd_counts_in_a_notice_are_ignored(client, database, notice, value):
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     path = "/interventions/oi/deliveries" if notice == "queued" else "/interventions/oc/outages"
     assert client.get(path, params={notice: value}).status_code == 200
 
@@ -469,7 +473,7 @@ def test_the_oc_received_list_is_paged(oc_app, database):
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     for number in range(60):
         add_received(database, ref=f"OIAA-PAGED-{number:03d}", debut=start - timedelta(minutes=number))
-    sign_in_oc(oc_app, database, "victor", ["viewer"])
+    sign_in(oc_app, database, "victor", ["viewer"])
     first = oc_app.get("/interventions/oc/received", params={"lang": "en"})
     second = oc_app.get("/interventions/oc/received", params={"lang": "en", "page": "2"})
     assert first.text.count("OIAA-PAGED-") == 50 and "OIAA-PAGED-000" in first.text
@@ -479,7 +483,7 @@ def test_the_oc_received_list_is_paged(oc_app, database):
 
 @pytest.mark.parametrize("number", [str(10**30), str(2**63), str(2**31), "0", "-1"])
 def test_a_row_number_too_large_for_the_database_answers_404(client, database, number):
-    sign_in_client(client, database, username="olive", roles=("operator",))
+    sign_in(client, database, "olive", ["operator"])
     token = csrf_of(client.get("/interventions/oi/deliveries").text)
     assert client.get(f"/interventions/oc/received/{number}").status_code == 404
     sent = client.post(

@@ -33,7 +33,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.interventions.browser_support import LiveServer
+from tests.browser import LiveServer
 from tocsin.interventions.config import apply_config, parse_config
 from tocsin.interventions.models import InboundMessage
 

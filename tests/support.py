@@ -1,0 +1,89 @@
+"""Test support shared by every desk: fresh databases, loopback ports, staff personas and signing a test
+client in through the real login form.
+
+Desk-specific helpers live in each desk's own ``tests/<desk>/support.py``; Playwright fixtures in
+``tests/browser.py``. Nothing here is a fixture, so tests import from this module, never from a conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from tocsin.core.auth import upsert_staff
+
+PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "correct horse 42"
+
+
+def fresh_database_url(tmp_dir: Path, kind: str) -> str:
+    """A new empty database of ``kind`` (sqlite or postgresql) for this run."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
+    if kind == "postgresql":
+        name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as error:  # say exactly what is missing rather than skip
+            pytest.exit(f"PostgreSQL is needed at {PG_ADMIN} for TOCSIN_TEST_DATABASE=postgresql: {error}", 3)
+        finally:
+            admin.dispose()
+        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    raise ValueError(f"TOCSIN_TEST_DATABASE: unknown kind {kind!r} (sqlite or postgresql)")
+
+
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL database made by ``fresh_database_url`` (a SQLite file goes with its folder)."""
+    if not url.startswith("postgresql"):
+        return
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_staff(database, *, username: str, roles: list[str], password: str = PASSWORD) -> str:
+    """Create (or update) a staff user with ``roles``; returns the password."""
+    with database.session() as db:
+        upsert_staff(db, username=username, password=password, roles=roles)
+    return password
+
+
+def csrf_of(html: str) -> str:
+    """The session's CSRF token, read from a page's first form or its ``data-csrf`` attribute."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html) or re.search(r'data-csrf="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def submit_login_form(client: TestClient, username: str, password: str = PASSWORD) -> None:
+    """Sign an existing staff user in through the login form (for tests of signing in itself)."""
+    token = csrf_of(client.get("/login").text)
+    reply = client.post(
+        "/login", data={"username": username, "password": password, "csrf": token}, follow_redirects=False
+    )
+    assert reply.status_code == 303, reply.text
+
+
+def sign_in(client: TestClient, database, username: str, roles: list[str]) -> str:
+    """Create a staff user with ``roles``, sign the client in as that user, and return the session's CSRF
+    token (signing in starts a fresh session, so a client may sign in again as someone else)."""
+    make_staff(database, username=username, roles=roles)
+    submit_login_form(client, username)
+    return csrf_of(client.get("/login").text)
