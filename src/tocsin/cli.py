@@ -94,15 +94,44 @@ def add_user(
     username: str,
     password: str = typer.Option(..., prompt=True, hide_input=True, envvar="TOCSIN_NEW_PASSWORD"),
     roles: str = typer.Option("operator", help="Comma-separated: admin, operator, technician, viewer."),
+    org: str | None = typer.Option(None, help="Hold the roles within this organisation (its code) only."),
 ) -> None:
-    """Create or update a staff user."""
+    """Create or update a staff user, with roles held everywhere or within one organisation."""
+    from tocsin.core import orgs
     from tocsin.core.auth import upsert_staff
+    from tocsin.core.errors import DomainError
 
-    with database().session() as db:
-        upsert_staff(
-            db, username=username, password=password, roles=[r.strip() for r in roles.split(",") if r]
-        )
-    console.print(f"[green]user {username} saved[/]")
+    wanted = [r.strip() for r in roles.split(",") if r.strip()]
+    try:
+        with database().session() as db:
+            user = upsert_staff(db, username=username, password=password, roles=[] if org else wanted)
+            db.flush()
+            if org is not None:
+                for role in wanted:
+                    orgs.grant(db, user=user, org=org, role=role)
+    except (ValueError, DomainError) as error:
+        raise typer.BadParameter(str(error), param_hint="--org" if org else "--roles") from None
+    where = f" within {org}" if org else ""
+    console.print(f"[green]user {username} saved[/] ({', '.join(wanted)}{where})")
+
+
+@app.command(name="org")
+def add_org(
+    code: str,
+    name: str = typer.Option(..., help="Name shown on pages."),
+    parent: str | None = typer.Option(None, help="Code of the organisation it belongs to."),
+    kind: str = typer.Option("unit", help="agency, unit, operator, office, department…"),
+) -> None:
+    """Create or update an organisation (an agency, a team, an office)."""
+    from tocsin.core import orgs
+    from tocsin.core.errors import DomainError
+
+    try:
+        with database().session() as db:
+            orgs.upsert_org(db, code=code, name=name, kind=kind, parent=parent)
+    except DomainError as error:
+        raise typer.BadParameter(error.reason, param_hint=f"--{error.field}") from None
+    console.print(f"[green]organisation {code} saved[/]")
 
 
 add_desk_commands(app)

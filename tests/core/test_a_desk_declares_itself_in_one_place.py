@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.support import sign_in
 from tocsin import desks
 from tocsin.core.db import Base
 from tocsin.core.desk import Desk, NavLink
@@ -66,6 +67,7 @@ def test_its_route_is_served_and_its_menu_entry_shown(sixth, settings, database,
 
     with TestClient(create_app(settings, database=database, clock=clock)) as client:
         assert client.get("/sixth/hello").json() == {"desk": "sixth"}
+        sign_in(client, database, "vera", ["viewer"])
         assert "Sixth things" in client.get("/?lang=en").text
 
 

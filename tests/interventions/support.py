@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from tests.openapi_check import check_response, spec
 from tocsin.core.db import Database
+from tocsin.core.orgs import Scope
 from tocsin.core.outbox import PENDING, Answer, OutboxMessage, Worker
 from tocsin.interventions.config import apply_config, parse_config
 from tocsin.interventions.do import service as declarations
@@ -61,6 +62,8 @@ OI_CONFIG: dict[str, Any] = {
         {"ref": "FI-12345-0003", "ocs": []},
     ],
 }
+
+EVERYWHERE = Scope(everywhere=True)  # a global role's view: every team's declarations
 
 
 class CheckedClient(TestClient):
@@ -318,16 +321,19 @@ def nature_lines(
     return result
 
 
-def make_declaration(database, clock, *, with_end: bool = False) -> str:
-    """Technician tina starts work on FI-12345-0001 (and ends it, ``with_end``) through the DO's rules;
-    returns the DO reference."""
+def make_declaration(
+    database, clock, *, with_end: bool = False, technician: str = "tina", team: int | None = None
+) -> str:
+    """A technician (tina, of no team unless given) starts work on FI-12345-0001 (and ends it,
+    ``with_end``) through the DO's rules; returns the DO reference."""
     with database.session() as db:
         made = declarations.start(
             db=db,
             pm="FI-12345-0001",
             natures=nature_lines(1),
             started_at=START,
-            technician="tina",
+            technician=technician,
+            team=team,
             now=clock(),
         )
         if with_end:

@@ -32,7 +32,6 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/tocsin.db"
     secret_key: str | None = Field(default=None, min_length=16, repr=False)
     desks: Annotated[list[str] | None, NoDecode] = None  # enabled desks; None: every desk the product has
-    timezone: str = "Europe/Paris"
     default_language: str | None = None  # shell pages; None: the first enabled desk's language
     retry_schedule: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)

@@ -27,6 +27,11 @@ class NavLink:
     url: str
     roles: tuple[str, ...] = ()
     show: Callable[[Session], bool] | None = None
+    landing_for: tuple[str, ...] = ()  # users holding only these roles go straight here from "/"
+
+    def allows(self, roles: set[str]) -> bool:
+        """Whether a user with ``roles`` may follow this link (admin may follow every one)."""
+        return not self.roles or "admin" in roles or bool(roles & set(self.roles))
 
 
 @dataclass

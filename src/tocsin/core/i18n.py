@@ -15,12 +15,21 @@ class Catalogs:
     """Message lookups for every language, read from one or more ``locales`` folders."""
 
     def __init__(self, folders: Iterable[Path], languages: Iterable[str]) -> None:
-        self.languages = [lang for lang in languages if lang in LANGUAGES]
-        self.messages: dict[str, dict[str, str]] = {lang: {} for lang in self.languages}
+        wanted = [lang for lang in languages if lang in LANGUAGES]
+        self.messages: dict[str, dict[str, str]] = {lang: {} for lang in wanted}
+        self.folders: dict[Path, set[str]] = {}
         for folder in folders:
-            for lang in self.languages:
+            self.folders[folder] = set()
+            for lang in wanted:
                 for po in sorted((folder / lang / "LC_MESSAGES").glob("*.po")):
                     self.messages[lang].update(_read(po))
+                    self.folders[folder].add(lang)
+        # A language is offered only where it has translations (English is the source language).
+        self.languages = [lang for lang in wanted if lang == "en" or self.messages[lang]]
+
+    def covers(self, folder: Path | None, lang: str) -> bool:
+        """Whether ``folder`` (a desk's locales) has a catalog in ``lang`` (always true for English)."""
+        return lang == "en" or (folder is not None and lang in self.folders.get(folder, set()))
 
     def gettext(self, lang: str, text: str) -> str:
         """The translation of ``text`` in ``lang``; the English source text when none exists."""

@@ -34,6 +34,7 @@ from tocsin.interventions.models import PM, DeskConfig, Partner, PMOperator
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}$")]
 Ref = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z_-]{1,50}$")]
 Role = Literal["OI", "OC", "DO"]
+DEFAULT_TIMEZONE = "Europe/Paris"  # the French operators' zone, until a configuration says otherwise
 MANAGED_BY = "interventions"  # the clients this file owns (other desks may declare their own)
 CREDENTIAL_PREFIX = "iv:"
 SCOPES_FOR_ROLE = {"DO": "write:interventions", "OC": "write:clients", "OI": "write:interventions"}
@@ -94,7 +95,7 @@ class FlagSection(Strict):
 
 class DeskFile(Strict):
     self_: SelfSection = Field(alias="self")
-    timezone: str = "Europe/Paris"
+    timezone: str = DEFAULT_TIMEZONE
     partners: list[PartnerSection] = Field(default_factory=list)
     pms: list[PMSection] = Field(default_factory=list)
     retry_schedule: list[int] = Field(

@@ -1,11 +1,13 @@
 """The interventions desk, declared once: routers, tables, jobs, commands, demo data, menu."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from tocsin.core.desk import Desk, NavLink
 from tocsin.interventions import cli, demo, jobs
+from tocsin.interventions.config import DEFAULT_TIMEZONE
 from tocsin.interventions.do import pages as do_pages
 from tocsin.interventions.models import DeskConfig
 from tocsin.interventions.oc import api as oc_api
@@ -15,7 +17,18 @@ from tocsin.interventions.oi import api as oi_api
 from tocsin.interventions.oi import pages as oi_pages
 
 HERE = Path(__file__).parent
+READERS = ("operator", "viewer")
 ROLES = ("oi", "oc", "do")
+
+
+def plays(role: str) -> Callable[[Session], bool]:
+    """A menu condition: this deployment's loaded configuration plays ``role`` (OI, OC or DO)."""
+
+    def check(db: Session) -> bool:
+        config = db.get(DeskConfig, 1)
+        return config is not None and role in config.roles
+
+    return check
 
 
 def configured_zone(db: Session) -> str | None:
@@ -44,17 +57,19 @@ desk = Desk(
     static={"do": HERE / "do" / "static"},
     languages=("fr", "en"),
     default_language="fr",
-    timezone="Europe/Paris",
+    timezone=DEFAULT_TIMEZONE,
     zone_of=configured_zone,
     nav=[
-        NavLink("Interventions", "/interventions/oi/interventions", ("operator", "viewer")),
+        NavLink("Interventions", "/interventions/oi/interventions", READERS, plays("OI")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),
-        NavLink("Rejected messages", "/interventions/oi/rejections", ("operator", "viewer")),
-        NavLink("Referential", "/interventions/oi/referential", ("operator", "viewer")),
-        NavLink("Statistics", "/interventions/oi/statistics", ("operator", "viewer")),
-        NavLink("Technician", "/interventions/do/technician", ("technician",)),
-        NavLink("Rejected declarations", "/interventions/do/rejected", ("operator", "technician")),
-        NavLink("Received interventions", "/interventions/oc/received", ("operator", "viewer")),
-        NavLink("Outage feed", "/interventions/oc/outages", ("operator", "viewer")),
+        NavLink("Rejected messages", "/interventions/oi/rejections", READERS, plays("OI")),
+        NavLink("Referential", "/interventions/oi/referential", READERS),
+        NavLink("Statistics", "/interventions/oi/statistics", READERS, plays("OI")),
+        NavLink("Technician", "/interventions/do/technician", ("technician",), plays("DO"), ("technician",)),
+        NavLink(
+            "Rejected declarations", "/interventions/do/rejected", ("operator", "technician"), plays("DO")
+        ),
+        NavLink("Received interventions", "/interventions/oc/received", READERS, plays("OC")),
+        NavLink("Outage feed", "/interventions/oc/outages", READERS, plays("OC")),
     ],
 )

@@ -31,7 +31,7 @@ class DeskConfig(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     self_code: Mapped[str] = mapped_column(CODE)
     roles: Mapped[list[str]] = mapped_column(JSONDoc)
-    timezone: Mapped[str] = mapped_column(String(60), default="Europe/Paris")
+    timezone: Mapped[str] = mapped_column(String(60))
     retention_days: Mapped[int] = mapped_column(Integer, default=365)
     retry_schedule: Mapped[list[int]] = mapped_column(JSONDoc)
     uses_flow3: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -226,6 +226,8 @@ class Declaration(Base):
     debut: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     fin: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     technician: Mapped[str] = mapped_column(String(80))
+    # The technician's team when declaring: supervisors see the declarations of their teams only.
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     m1_state: Mapped[str] = mapped_column(String(10), default="none")
     m3_state: Mapped[str] = mapped_column(String(10), default="none")

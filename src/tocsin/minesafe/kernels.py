@@ -8,9 +8,11 @@ scenario tests also run, so both give the same alarms). Pure computation, no I/O
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
+njit: Any
 try:
     if os.environ.get("TOCSIN_MINESAFE_JIT", "1") == "0":
         raise ImportError("compiled kernels turned off")

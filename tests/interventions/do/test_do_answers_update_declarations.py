@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tests.interventions.support import answer, declaration, make_declaration
+from tests.interventions.support import EVERYWHERE, answer, declaration, make_declaration
 from tocsin.core.audit import events_for
 from tocsin.interventions.do import service as declarations
 
@@ -48,7 +48,7 @@ def test_a_functional_ko_is_kept_with_its_code_description_and_time(database, cl
     )
     assert stored.ko_at == datetime(2026, 11, 20, 9, 1, tzinfo=UTC)
     with database.session() as db:
-        assert [d.ref_do for d in declarations.rejected(db)] == [ref]
+        assert [d.ref_do for d in declarations.rejected(db, scope=EVERYWHERE)] == [ref]
 
 
 def test_retries_exhausted_mark_the_message_failed(database, clock, do_setup):

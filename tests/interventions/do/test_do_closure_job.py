@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.interventions.support import declaration, make_declaration, reject
+from tests.interventions.support import EVERYWHERE, declaration, make_declaration, reject
 from tocsin.core.audit import events_for
 from tocsin.core.scheduler import run_job_now
 from tocsin.interventions.do import service as declarations
@@ -24,7 +24,7 @@ def test_rejections_older_than_48_hours_are_closed_and_audited(database, clock, 
     with database.session() as db:
         trail = events_for(db, object_type="iv_declaration", object_id=old)
         assert (trail[-1].action, trail[-1].actor) == ("interventions.declaration_closed", "job")
-        assert [d.ref_do for d in declarations.closed(db)] == [old]
+        assert [d.ref_do for d in declarations.closed(db, scope=EVERYWHERE)] == [old]
 
 
 def test_the_job_leaves_answered_declarations_alone(database, clock, do_setup):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.interventions.support import (
+    EVERYWHERE,
     check_request_body,
     declaration,
     make_declaration,
@@ -45,7 +46,7 @@ def test_a_rejected_m1_corrected_within_48_hours_is_sent_again(database, clock, 
     with database.session() as db:
         trail = events_for(db, object_type="iv_declaration", object_id=ref)
         assert (trail[-1].action, trail[-1].actor) == ("interventions.declaration_corrected", "olive")
-        assert declarations.rejected(db) == []
+        assert declarations.rejected(db, scope=EVERYWHERE) == []
 
 
 def test_a_correction_after_48_hours_is_refused(database, clock, do_setup):

@@ -32,8 +32,8 @@ def phone(browser, live_server, do_setup) -> Iterator[object]:  # noqa: F811
 def open_page(phone, database, at: str):
     tab = phone.new_page()
     tab.clock.set_fixed_time(at)
-    sign_in_page(tab, database, "tina", ["technician"])
-    tab.goto(PAGE)
+    sign_in_page(tab, database, "tina", ["technician"])  # a technician lands on the phone page
+    tab.wait_for_url(f"**{PAGE}")
     return tab
 
 

@@ -139,7 +139,7 @@ async def database_unavailable(request: Request, error: Exception) -> Response:
     reason = "the service is unavailable for a moment; retry later"
     if wants_json(request):
         return JSONResponse({"field": None, "reason": reason}, status_code=503, headers=headers)
-    request.state.user = None  # no database to ask who is signed in
+    request.state.user, request.state.roles = None, set()  # no database to ask who is signed in
     return error_page(
         request, 503, "The service is unavailable for a moment. Try again in a few seconds.", None, headers
     )

@@ -30,7 +30,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> Response:
-    return shell_of(request).render(request, "home.html")
+    """The links the reader's roles open; someone with a single purpose goes straight to their page."""
+    shell = shell_of(request)
+    landing = shell.landing(request)
+    if landing:
+        return RedirectResponse(landing, status_code=303)
+    return shell.render(request, "home.html")
 
 
 @router.get("/ping")

@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from tocsin.core import orgs
 from tocsin.core.auth import staff
 from tocsin.core.auth.staff import StaffUser
 from tocsin.core.web.shell import Db, shell_of
@@ -33,14 +34,21 @@ def _user_of(request: Request, db: Session) -> StaffUser | None:
         user: StaffUser | None = request.state.user
         return user
     token = request.session.get(SESSION_KEY)
-    user = None
+    user, roles = None, set()
     if isinstance(token, str) and token:
         shell = shell_of(request)
         user = staff.session_user(db, token=token, now=shell.clock(), rules=shell.session_rules)
         if user is not None:
+            roles = orgs.roles_of(db, user)
             db.expunge(user)  # error pages, after a rollback, still show who is signed in
-    request.state.user = user
+    request.state.user, request.state.roles = user, roles
     return user
+
+
+def roles_of_request(request: Request) -> set[str]:
+    """Every role the signed-in user holds, globally or within an organisation (empty when signed out)."""
+    current_user(request)
+    return set(getattr(request.state, "roles", set()))
 
 
 def current_user(request: Request) -> StaffUser | None:
@@ -49,7 +57,7 @@ def current_user(request: Request) -> StaffUser | None:
         user: StaffUser | None = request.state.user
         return user
     if not request.session.get(SESSION_KEY):
-        request.state.user = None
+        request.state.user, request.state.roles = None, set()
         return None
     with shell_of(request).database.session() as db:
         return _user_of(request, db)
@@ -62,7 +70,7 @@ def require_staff(*roles: str) -> Callable[..., StaffUser]:
         user = _user_of(request, db)
         if user is None:
             raise LoginRequired()
-        if roles and not (set(roles) | {"admin"}) & set(user.roles):
+        if roles and not (set(roles) | {"admin"}) & request.state.roles:
             raise RoleMissing()
         return user
 
@@ -77,7 +85,7 @@ def start_session(request: Request, db: Db, user: StaffUser) -> None:
     )
     request.session.clear()
     request.session[SESSION_KEY] = token
-    request.state.user = user
+    request.state.user, request.state.roles = user, orgs.roles_of(db, user)
 
 
 def end_session(request: Request, db: Db) -> None:
@@ -85,7 +93,7 @@ def end_session(request: Request, db: Db) -> None:
     if isinstance(token, str) and token:
         staff.end_session(db, token=token)
     request.session.clear()
-    request.state.user = None
+    request.state.user, request.state.roles = None, set()
 
 
 async def signed_in_or_none(request: Request) -> StaffUser | None:

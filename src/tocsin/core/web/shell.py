@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, Pref
 from sqlalchemy.orm import Session
 
 from tocsin.core.auth import partners, throttle
-from tocsin.core.auth.staff import SessionRules, StaffUser
+from tocsin.core.auth.staff import SessionRules
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
@@ -75,7 +76,7 @@ class Shell:
             languages={k: LANGUAGES[k] for k in self.languages_for(request)},
             user=user,
             csrf=csrf_token(request),
-            nav=self.nav_for(user),
+            nav=self.nav_for(request),
             desks=self.desks,
             **context,
         )
@@ -92,22 +93,56 @@ class Shell:
         return desk.default_language if desk else self.default_language
 
     def languages_for(self, request: Request) -> list[str]:
-        """The languages offered on this page: its desk's (and English), or every one on shell pages."""
+        """The languages offered on this page: those its desk is translated into (and English), or
+        every translated one on the shell's own pages."""
         desk = self.desk_at(request.url.path)
-        wanted = set(desk.languages) | {"en"} if desk else set(self.catalogs.languages)
+        if desk is None:
+            return list(self.catalogs.languages)
+        wanted = {lang for lang in desk.languages if self.catalogs.covers(desk.locales, lang)} | {"en"}
         return [lang for lang in self.catalogs.languages if lang in wanted]
 
-    def nav_for(self, user: StaffUser | None) -> list[tuple[str, list[NavLink]]]:
-        roles = set(user.roles) if user else set()
-        menu = []
+    def nav_for(self, request: Request) -> list[Menu]:
+        """The menus this reader may use: links their roles open, on pages this deployment has, the
+        current page marked."""
+        from tocsin.core.web.sessions import roles_of_request
+
+        roles = roles_of_request(request)
+        if not roles:
+            return []
+        path = request.url.path
+        offered = [(desk, [link for link in desk.nav if link.allows(roles)]) for desk in self.desks]
+        if any(link.show for _, links in offered for link in links):
+            with self.database.session() as db:
+                offered = [(d, [x for x in links if x.show is None or x.show(db)]) for d, links in offered]
+        menus = []
+        for desk, links in offered:
+            marked = [(link, path == link.url or path.startswith(link.url + "/")) for link in links]
+            if marked:
+                menus.append(Menu(desk.title, marked, any(current for _, current in marked)))
+        return menus
+
+    def landing(self, request: Request) -> str | None:
+        """The page a reader with a single purpose goes to from the home page (a technician's phone page)."""
+        from tocsin.core.web.sessions import roles_of_request
+
+        roles = roles_of_request(request) - {"viewer"}
         for desk in self.desks:
-            links = [n for n in desk.nav if not n.roles or roles & set(n.roles) or "admin" in roles]
-            if links:
-                menu.append((desk.title, links))
-        return menu
+            for link in desk.nav:
+                if link.landing_for and roles and roles <= set(link.landing_for):
+                    return link.url
+        return None
 
     def gettext(self, request: Request, text: str) -> str:
         return self.catalogs.gettext(request.state.lang, text)
+
+
+@dataclass(frozen=True)
+class Menu:
+    """One desk's menu: its links (each with whether it is the current page)."""
+
+    title: str
+    links: list[tuple[NavLink, bool]]
+    current: bool
 
 
 def _loader(templates: Path | Mapping[str, Path]) -> BaseLoader:

@@ -16,19 +16,22 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from tocsin.core import dates
+from tocsin.core import dates, orgs
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.interventions.config import DEFAULT_TIMEZONE as DEFAULT_ZONE
 from tocsin.interventions.config import current
 from tocsin.interventions.do import service as declarations
-from tocsin.interventions.models import PM, Declaration
+from tocsin.interventions.models import PM, Declaration, DeskConfig
 
 STATIC = Path(__file__).parent / "static"
 MAX_LINES = 1000  # nature lines a correction may carry, as in declarations.checked_natures
 TECHNICIAN = require_staff("technician")
-REVIEWER = require_staff("operator", "technician")
+TEAM_ROLES = ("operator", "technician")  # supervisors and technicians see their teams' declarations
+REVIEWER = require_staff(*TEAM_ROLES)
 NATURES = (
     (1, "RACC"),
     (2, "SAV"),
@@ -78,51 +81,53 @@ def service_worker() -> Response:
 async def start_json(request: Request, user: StaffUser = Depends(TECHNICIAN)) -> Response:
     """Start (M1) from the technician's queue; answers the existing declaration for a known ref_do."""
     data = await _json(request)
-    return _act(
-        request,
-        lambda db, now: declarations.start(
+
+    def rule(db: Session, now: datetime) -> Declaration:
+        team = orgs.home_org(db, user, "technician")
+        return declarations.start(
             db=db,
             pm=str(data.get("pm") or ""),
             natures=data.get("natures"),
             started_at=data.get("started_at"),
             technician=user.username,
             ref_do=data.get("ref_do"),
+            team=team.id if team else None,
             now=now,
-        ),
-    )
+        )
+
+    return await run_in_threadpool(_act, request, rule)
 
 
 @router.post("/api/interventions/do/end", dependencies=[Depends(TECHNICIAN), Depends(check_csrf)])
 async def end_json(request: Request, user: StaffUser = Depends(TECHNICIAN)) -> Response:
     """End (M3) from the technician's queue; the same end sent twice changes nothing."""
     data = await _json(request)
-    return _act(
-        request,
-        lambda db, now: declarations.end(
-            db=db,
-            ref_do=str(data.get("ref_do") or ""),
-            ended_at=data.get("ended_at"),
-            natures=data.get("natures"),
-            now=now,
-        ),
-    )
 
-
-@router.get("/api/interventions/do/declarations/{ref_do}", dependencies=[Depends(TECHNICIAN)])
-def declaration_json(ref_do: str, db: Session = DB) -> Response:
-    """Where a declaration stands (the page polls it to show the OI's acknowledgement)."""
-    declaration = declarations.find(db, ref_do)
-    if declaration is None:
-        return JSONResponse(
-            {"field": "ref_do", "reason": "no declaration has this reference"}, status_code=404
+    def rule(db: Session, now: datetime) -> Declaration:
+        ref_do = str(data.get("ref_do") or "")
+        declarations.visible(db, ref_do, scope=orgs.scope_of(db, user, TEAM_ROLES))
+        return declarations.end(
+            db=db, ref_do=ref_do, ended_at=data.get("ended_at"), natures=data.get("natures"), now=now
         )
+
+    return await run_in_threadpool(_act, request, rule)
+
+
+@router.get("/api/interventions/do/declarations/{ref_do}")
+def declaration_json(ref_do: str, db: Session = DB, user: StaffUser = Depends(TECHNICIAN)) -> Response:
+    """Where a declaration stands (the page polls it to show the OI's acknowledgement)."""
+    try:
+        declaration = declarations.visible(db, ref_do, scope=orgs.scope_of(db, user, TEAM_ROLES))
+    except DomainError as error:
+        return JSONResponse({"field": error.field, "reason": error.reason}, status_code=error.status_code)
     return JSONResponse(_view(declaration))
 
 
 @router.get("/interventions/do/rejected", response_class=HTMLResponse, include_in_schema=False)
 def rejected_page(request: Request, user: StaffUser = Depends(REVIEWER), db: Session = DB) -> Response:
-    """Declarations the OI rejected, to correct and re-send within the window; closed ones below."""
-    return _rejected(request, db)
+    """Declarations of the reader's teams that the OI rejected, to correct and re-send within the window;
+    closed ones below."""
+    return _rejected(request, db, user)
 
 
 @router.post(
@@ -132,12 +137,16 @@ def rejected_page(request: Request, user: StaffUser = Depends(REVIEWER), db: Ses
 )
 async def correct(request: Request, ref_do: str, user: StaffUser = Depends(REVIEWER)) -> Response:
     """Correct a rejected declaration and re-send it to the OI."""
-    shell = shell_of(request)
     form = await request.form()
+    return await run_in_threadpool(_correct, request, ref_do, user, form)
+
+
+def _correct(request: Request, ref_do: str, user: StaffUser, form: Any) -> Response:
+    shell = shell_of(request)
     try:
         with shell.database.session() as db:
-            zone = ZoneInfo(current(db).timezone)
-            changes = _changes(form, zone)
+            declarations.visible(db, ref_do, scope=orgs.scope_of(db, user, TEAM_ROLES))
+            changes = _changes(form, _zone(db))
             declarations.correct_and_resend(
                 db=db, ref_do=ref_do, changes=changes, now=shell.clock(), actor=user.username
             )
@@ -145,28 +154,32 @@ async def correct(request: Request, ref_do: str, user: StaffUser = Depends(REVIE
         with shell.database.session() as db:
             field = f"{ref_do}-{_form_field(error.field)}"
             errors = [(field, f"{error.field or ''}: {shell.gettext(request, error.reason)}")]
-            return _rejected(request, db, errors=errors, status_code=error.status_code, values=dict(form))
+            return _rejected(
+                request, db, user, errors=errors, status_code=error.status_code, values=dict(form)
+            )
     return RedirectResponse(f"/interventions/do/rejected?resent={ref_do}", status_code=303)
 
 
 def _rejected(
     request: Request,
     db: Session,
+    user: StaffUser,
     *,
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
     values: dict[str, Any] | None = None,
 ) -> Response:
     shell = shell_of(request)
-    zone = ZoneInfo(current(db).timezone)
-    waiting = [(d, declarations.deadline_of(db, d)) for d in declarations.rejected(db)]
+    zone = _zone(db)
+    scope = orgs.scope_of(db, user, TEAM_ROLES)
+    waiting = [(d, declarations.deadline_of(db, d)) for d in declarations.rejected(db, scope=scope)]
     return shell.render(
         request,
         "do/rejected.html",
         status_code=status_code,
         errors=errors or [],
         waiting=waiting,
-        closed=declarations.closed(db),
+        closed=declarations.closed(db, scope=scope),
         natures=NATURES,
         zone=zone,
         values=values or {},
@@ -218,6 +231,12 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DomainError("the body must be a JSON object", field="body")
     return data
+
+
+def _zone(db: Session) -> ZoneInfo:
+    """The configured desk zone (the desk's default before a configuration is loaded)."""
+    config = db.get(DeskConfig, 1)
+    return ZoneInfo(config.timezone if config else DEFAULT_ZONE)
 
 
 def _act(request: Request, rule: Any) -> Response:

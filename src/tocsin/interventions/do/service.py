@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit, dates, outbox
 from tocsin.core.errors import Conflict, DomainError, NotFound
+from tocsin.core.orgs import Scope
 from tocsin.interventions import flows
 from tocsin.interventions.config import current
 from tocsin.interventions.models import PM, Declaration, DeskConfig, Partner
@@ -49,6 +50,7 @@ def start(
     started_at: Any,
     technician: str,
     ref_do: str | None = None,
+    team: int | None = None,
     now: datetime,
 ) -> Declaration:
     """Declare a start (HD): store the declaration and queue M1 to the PM's OI; idempotent on ref_do."""
@@ -67,6 +69,7 @@ def start(
         natures=checked_natures(natures, at_end=False),
         debut=instant(started_at, "started_at"),
         technician=technician[:80],
+        org_id=team,
         created_at=now,
         m1_state=QUEUED,
         m3_state="none",
@@ -206,16 +209,37 @@ def close_expired_rejections(*, db: Session, now: datetime) -> str:
     return f"{closed} rejected declaration(s) closed"
 
 
-def rejected(db: Session) -> list[Declaration]:
-    """Declarations waiting for a correction, oldest rejection first."""
+def rejected(db: Session, *, scope: Scope) -> list[Declaration]:
+    """Declarations of the teams in ``scope`` waiting for a correction, oldest rejection first."""
     query = select(Declaration).where(or_(Declaration.m1_state == KO, Declaration.m3_state == KO))
+    query = within(query, scope)
     return list(db.scalars(query.order_by(Declaration.ko_at, Declaration.id)))
 
 
-def closed(db: Session, limit: int = 200) -> list[Declaration]:
-    """Rejections closed without correction, most recent first."""
+def closed(db: Session, *, scope: Scope, limit: int = 200) -> list[Declaration]:
+    """Rejections of the teams in ``scope`` closed without correction, most recent first."""
     query = select(Declaration).where(or_(Declaration.m1_state == CLOSED, Declaration.m3_state == CLOSED))
+    query = within(query, scope)
     return list(db.scalars(query.order_by(Declaration.ko_at.desc(), Declaration.id.desc()).limit(limit)))
+
+
+def within(query: Any, scope: Scope) -> Any:
+    """Only the declarations of the teams in ``scope`` (a global role sees every team's, and those made
+    before teams existed)."""
+    if scope.everywhere:
+        return query
+    return query.where(Declaration.org_id.in_(sorted(scope.orgs)))
+
+
+def visible(db: Session, ref_do: Any, *, scope: Scope) -> Declaration:
+    """The declaration with this reference, if the reader's scope covers it (else NotFound: no hint that
+    it exists)."""
+    declaration = db.scalar(
+        within(select(Declaration).where(Declaration.ref_do == checked_reference(ref_do)), scope)
+    )
+    if declaration is None:
+        raise NotFound("no declaration has this reference", field="ref_do")
+    return declaration
 
 
 def deadline_of(db: Session, declaration: Declaration) -> datetime | None:

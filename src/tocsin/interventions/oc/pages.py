@@ -16,7 +16,7 @@ from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
-from tocsin.interventions.config import current
+from tocsin.interventions.config import DEFAULT_TIMEZONE, current
 from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
 from tocsin.interventions.oc import outages
 
@@ -36,7 +36,7 @@ def _config(db: Session) -> DeskConfig | None:
 
 
 def _zone(config: DeskConfig | None) -> ZoneInfo:
-    return ZoneInfo(config.timezone if config else "Europe/Paris")
+    return ZoneInfo(config.timezone if config else DEFAULT_TIMEZONE)
 
 
 def _local(zone: ZoneInfo) -> Any:

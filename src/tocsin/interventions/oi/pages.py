@@ -23,6 +23,7 @@ from tocsin.core.exports import csv_text
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
+from tocsin.interventions.config import DEFAULT_TIMEZONE
 from tocsin.interventions.flows import DESK, PATHS
 from tocsin.interventions.models import (
     PM,
@@ -89,7 +90,7 @@ STATS_TABLES = ("summary", "per_day", "per_pm", "per_do", "delay_per_do")
 def desk_zone(request: Request, db: Session) -> ZoneInfo:
     """The desk's configured time zone, or the settings' one before a configuration is loaded."""
     config = db.get(DeskConfig, 1)
-    return ZoneInfo(config.timezone if config else shell_of(request).settings.timezone)
+    return ZoneInfo(config.timezone if config else DEFAULT_TIMEZONE)
 
 
 def local_day_start(day: date, zone: ZoneInfo) -> datetime:
