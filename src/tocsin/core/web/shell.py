@@ -24,7 +24,11 @@ from tocsin.core.desk import Desk, NavLink
 from tocsin.core.i18n import CORE_LOCALES, LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent.parent
-SECRET_CHECKS_AT_ONCE = 2  # argon2 verifications running together per process (each uses a core)
+SECRET_CHECKS_AT_ONCE = 2
+CORE_NAV = (
+    NavLink("Notifications", "/notifications", ("operator",)),
+    NavLink("Your profile", "/account"),
+)  # argon2 verifications running together per process (each uses a core)
 
 
 class Shell:
@@ -100,6 +104,9 @@ class Shell:
     def nav_for(self, user: StaffUser | None) -> list[tuple[str, list[NavLink]]]:
         roles = set(user.roles) if user else set()
         menu = []
+        if user is not None:
+            shared = [n for n in CORE_NAV if not n.roles or roles & set(n.roles) or "admin" in roles]
+            menu.append(("Tocsin", shared))
         for desk in self.desks:
             links = [n for n in desk.nav if not n.roles or roles & set(n.roles) or "admin" in roles]
             if links:
