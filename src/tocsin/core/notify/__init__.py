@@ -7,6 +7,7 @@ Modules: ``models`` (tables), ``kinds`` (declaring kinds, rendering), ``service`
 profile), ``pages`` (the ``/notifications`` list and the ``/account`` profile).
 """
 
+from tocsin.core.config import get_settings
 from tocsin.core.notify.kinds import CORE_TEMPLATES, Kind, Rendered, declare, get, known, render
 from tocsin.core.notify.models import (
     CHANNELS,
@@ -44,6 +45,7 @@ TEST = declare(
     label="Test message from my profile",
     templates=CORE_TEMPLATES,
     default_channels=(EMAIL,),
+    zone_of=lambda db: get_settings().timezone,  # the deployment's zone (TOCSIN_TIMEZONE)
 )
 CORE_KINDS = (TEST,)
 

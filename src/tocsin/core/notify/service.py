@@ -91,7 +91,8 @@ def send(
         raise ValueError(f"channels: unknown channel(s) {sorted(unknown)}")
     if not targets:
         return []
-    words = render(kind, language=language, context=context, zone=kind.zone(db))
+    values = {"public_url": get_settings().public_url.rstrip("/"), **context}
+    words = render(kind, language=language, context=values, zone=kind.zone(db))
     link = str(context.get("link", ""))
     return [
         _queue(db, kind=kind, target=target, words=words, link=link, user_id=user_id, now=now)
@@ -176,8 +177,7 @@ def _queue(
 
 def _absolute(link: str) -> str:
     """A page of this deployment as users reach it (TOCSIN_PUBLIC_URL), for a push's click."""
-    base = get_settings().public_url.rstrip("/")
-    return f"{base}{link}" if link.startswith("/") else link
+    return get_settings().public_url.rstrip("/") + link if link.startswith("/") else link
 
 
 @outbox.on_result(STATUS_RESULT, every_attempt=True)
