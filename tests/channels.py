@@ -218,7 +218,8 @@ def parts_of(message: Message) -> dict[str, str]:
         if part.get_content_maintype() == "text":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
+            text = payload.decode(part.get_content_charset() or "utf-8")
+            found[part.get_content_type()] = text.replace("\r\n", "\n")
     return found
 
 
