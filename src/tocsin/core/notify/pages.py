@@ -172,9 +172,11 @@ def confirm_resend(
 ) -> Response:
     """Ask before sending a notification again: what goes out, to whom, on which channel."""
     row = _notification(request, db, notification_id)
-    name = db.scalar(select(StaffUser.username).where(StaffUser.id == row.user_id)) if row.user_id else None
+    recipient = (
+        db.scalar(select(StaffUser.username).where(StaffUser.id == row.user_id)) if row.user_id else None
+    )
     return shell_of(request).render(
-        request, "notification_resend.html", row=row, name=name, **_labels(request)
+        request, "notification_resend.html", row=row, recipient=recipient, **_labels(request)
     )
 
 

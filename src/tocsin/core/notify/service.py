@@ -48,7 +48,11 @@ OUTCOME_STATUS = {
     outbox.FAILED: TEMPORARY_FAILURE,
     outbox.TECHNICAL: TECHNICAL_FAILURE,
 }
-EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+# The addresses people type (RFC 5322's dot-atom, ASCII): odd-but-legal quoted forms are refused rather
+# than risked in a header.
+EMAIL_SHAPE = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+)
 MAX_EMAIL = 254
 
 
