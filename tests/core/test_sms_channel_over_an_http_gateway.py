@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels import deliver_all, notifications_of, reachable_staff, sms_gateway
+from tests.channels import deliver_all, notifications_of, sms_gateway
 from tocsin.core import notify
 
 PHONE = "+33612345678"
