@@ -39,7 +39,7 @@ OPERATORS = require_staff("operator")
 SIGNED_IN = require_staff()
 CHANNEL_LABELS = {EMAIL: "E-mail", SMS: "SMS", PUSH: "Push"}
 STATUS_LABELS = {
-    "created": "Created",
+    "created": "Queued",
     "sending": "Sending",
     "delivered": "Delivered",
     "temporary-failure": "Temporary failure",

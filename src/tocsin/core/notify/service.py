@@ -80,7 +80,9 @@ def send(
     kind = get(kind) if isinstance(kind, str) else kind
     if isinstance(recipient, Address):
         wanted = [recipient.channel] if channels is None or recipient.channel in channels else []
-        targets = [(recipient.channel, recipient.value, None)] if wanted else []
+        targets: list[tuple[str, str, dict[str, str] | None]] = (
+            [(recipient.channel, recipient.value, None)] if wanted else []
+        )
         language, user_id = recipient.language or kind.language, None
     else:
         contact = db.get(StaffContact, recipient.id)

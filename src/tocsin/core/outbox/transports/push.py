@@ -63,14 +63,14 @@ class PushTransport:
         started = time.perf_counter()
         payload = message.payload
         try:
-            subscription = {"endpoint": str(payload["endpoint"]), "keys": dict(payload["keys"])}
+            endpoint = str(payload["endpoint"])
+            subscription = {"endpoint": endpoint, "keys": dict(payload["keys"])}
             data = json.dumps(payload["data"], ensure_ascii=False).encode()
             body = WebPusher(subscription).encode(data, "aes128gcm")["body"]
         except (KeyError, TypeError, ValueError, WebPushException) as error:
             return technical(
                 f"the notification cannot be encrypted: {type(error).__name__}: {error}", started
             )
-        endpoint = subscription["endpoint"]
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(endpoint))
         claims = {"sub": self.subject, "aud": origin, "exp": int(time.time()) + CLAIM_LIFETIME}
         headers = {
@@ -93,5 +93,5 @@ class PushTransport:
             verdict = RETRY
         else:
             verdict = TECHNICAL
-        error = None if verdict == DELIVERED else f"push service answered {code}"
-        return Answer(code, reply.text[:1000], error, elapsed_ms(started), verdict)
+        problem = None if verdict == DELIVERED else f"push service answered {code}"
+        return Answer(code, reply.text[:1000], problem, elapsed_ms(started), verdict)

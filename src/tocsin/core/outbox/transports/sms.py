@@ -166,8 +166,8 @@ class HttpSmsGateway:
             verdict = RETRY
         else:
             verdict = REJECTED
-        error = None if verdict == DELIVERED else f"HTTP {code}"
-        return Answer(code, reply.text[:4000], error, elapsed_ms(started), verdict)
+        problem = None if verdict == DELIVERED else f"HTTP {code}"
+        return Answer(code, reply.text[:4000], problem, elapsed_ms(started), verdict)
 
 
 def gateway_from_url(
