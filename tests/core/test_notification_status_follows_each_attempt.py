@@ -64,3 +64,28 @@ def test_a_notification_being_sent_cannot_be_resent(database, clock):
     [row] = notifications_of(database)
     with database.session() as db, pytest.raises(notify.service.Conflict):
         notify.resend(db, notification_id=row.id, now=clock(), actor="olive")
+
+
+def test_notifications_past_their_retention_are_forgotten_with_their_messages(database, clock, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from tocsin.core.outbox import OutboxMessage
+
+    queue(database, clock)
+    deliver_all(database, clock, settings)  # no gateway: a technical failure, finished
+    clock.advance(days=settings.notification_retention_days)
+    queue(database, clock)
+    with database.session() as db:
+        assert (
+            notify.purge(
+                db,
+                before=clock() - timedelta(days=settings.notification_retention_days) + timedelta(seconds=1),
+            )
+            == 1
+        )
+    [kept] = notifications_of(database)
+    assert kept.created_at == clock()
+    with database.session() as db:
+        assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 1

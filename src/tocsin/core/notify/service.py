@@ -215,11 +215,11 @@ def resend(db: Session, *, notification_id: int, now: datetime, actor: str) -> N
     """Send a finished notification again (its outbox message back in the queue, a fresh retry round)."""
     notification = db.get(Notification, notification_id)
     if notification is None:
-        raise NotFound("no notification has this number", field="notification")
+        raise NotFound("No notification has this number.", field="notification")
     if notification.status in (CREATED, SENDING):
-        raise Conflict("this notification is still being sent", field="notification")
+        raise Conflict("This notification is still being sent.", field="notification")
     if notification.message_id is None:
-        raise Conflict("this notification's message is no longer kept", field="notification")
+        raise Conflict("This notification's message is no longer kept.", field="notification")
     finished = (outbox.DELIVERED, outbox.REJECTED, outbox.FAILED)
     outbox.retry_by_hand(db, now=now, ids=[notification.message_id], statuses=finished)
     notification.status, notification.status_at = CREATED, now
