@@ -8,6 +8,7 @@ import pytest
 from tests.channels import deliver_all, notifications_of, parts_of, reachable_staff, smtp_server
 from tocsin.core import notify
 from tocsin.core.auth.staff import StaffUser
+from tocsin.core.outbox import OutboxMessage
 
 MAIL_FROM = "tocsin@oi.example.org"
 
@@ -100,11 +101,15 @@ def test_a_refused_login_is_a_technical_failure(database, clock, mailbox, settin
     tell(database, clock, "zoe")
 
     deliver_all(database, clock, wrong)
+    clock.advance(days=1)
+    deliver_all(database, clock, wrong)  # our set-up does not mend itself: no retry on a schedule
 
     [failed] = notifications_of(database)
     assert (failed.status, failed.attempts) == ("technical-failure", 1)
     assert failed.last_answer.startswith("535")
     assert mailbox.messages == []
+    with database.session() as db:
+        assert db.get(OutboxMessage, failed.message_id).status == "failed"
 
 
 def test_a_channel_with_no_gateway_is_a_technical_failure_naming_the_setting(database, clock, settings):

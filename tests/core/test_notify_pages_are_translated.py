@@ -15,7 +15,10 @@ from tocsin.core.web.shell import CORE_NAV
 
 CORE = Path(notify.__file__).resolve().parent.parent
 TEXT = re.compile(r"""_\(\s*(["'])(.*?)\1""")
-MESSAGE = re.compile(r"""(?:gettext\(request,|tr\(request,|raise (?:NotFound|Conflict)\()\s*"([^"]+)"|"((?:Choose|Enter) [^"]+)\"""")
+MESSAGE = re.compile(
+    r'(?:gettext\(request,|tr\(request,|raise (?:NotFound|Conflict)\()\s*"([^"]+)"'
+    r'|"((?:Choose|Enter) [^"]+)"'
+)
 TEMPLATES = ("account.html", "notifications.html", "notification_resend.html", "macros.html", "layout.html")
 
 
