@@ -3,6 +3,8 @@ field), then e-mail and phone are set, channels chosen with the keyboard and mou
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from tests.browser import sign_in_page
 from tests.channels import notifications_of
 from tocsin.core.auth.staff import StaffUser
-from tocsin.core.notify import NotifyPreference
+from tocsin.core.notify import NotifyPreference, PushSubscription
 
 
 @pytest.mark.browser
@@ -54,3 +56,32 @@ def test_an_operator_sets_email_phone_and_channels(page, database, app):
     page.get_by_role("button", name="Send me a test message").click()
     expect(page.get_by_role("status").first).to_have_text("Test messages queued: 1.")
     assert [(n.channel, n.address) for n in notifications_of(database)] == [("email", "olive@oi.example.org")]
+
+
+@pytest.fixture
+def settings(settings):
+    """Push set up on this server: the profile page offers this device."""
+    from tocsin.core.outbox.transports.push import new_vapid_key
+
+    return settings.model_copy(
+        update={"vapid_private_key": new_vapid_key()[0], "vapid_subject": "mailto:ops@oi.example.org"}
+    )
+
+
+@pytest.mark.browser
+def test_the_push_button_runs_its_script_and_says_what_happened(page, database):
+    """Headless Chromium has no push service: the script must say so, and no device is stored."""
+    sign_in_page(page, database, "olive", ["operator"])
+    page.goto("/account?lang=en")
+    button = page.get_by_role("button", name="Receive push notifications on this device")
+    expect(button).to_be_visible()  # hidden in the HTML; the script shows it where push is supported
+    button.click()
+    expect(page.locator("#push-status")).to_have_text(
+        re.compile(
+            "Notifications are blocked for this site in your browser settings."
+            "|The device could not be added. Try again later."
+        )
+    )
+    expect(button).to_be_enabled()
+    with database.session() as db:
+        assert list(db.scalars(select(PushSubscription))) == []
