@@ -134,6 +134,31 @@ def add_org(
     console.print(f"[green]organisation {code} saved[/]")
 
 
+notify_commands = typer.Typer(help="Notifications to staff: e-mail, SMS, Web Push.", no_args_is_help=True)
+app.add_typer(notify_commands, name="notify")
+
+
+@notify_commands.command("vapid-keys")
+def vapid_keys(
+    out: str = typer.Option(..., help="File to write the private key to (PEM, readable by its owner only)."),
+) -> None:
+    """Make the key pair that identifies this deployment to Web Push services (RFC 8292)."""
+    from pathlib import Path
+
+    from tocsin.core.outbox.transports.push import new_vapid_key
+
+    target = Path(out)
+    if target.exists():
+        console.print(f"[red]error:[/] {target} exists; keep it, or remove it to make a new pair")
+        raise typer.Exit(2)
+    private, public = new_vapid_key()
+    target.touch(mode=0o600)
+    target.write_text(private)
+    console.print(f"private key written to {target}")
+    console.print(f"set TOCSIN_VAPID_PRIVATE_KEY_FILE={target.resolve()} and TOCSIN_VAPID_SUBJECT=mailto:…")
+    print(public)
+
+
 add_desk_commands(app)
 
 

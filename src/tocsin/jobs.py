@@ -11,7 +11,7 @@ from tocsin.core import housekeeping
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
-from tocsin.core.outbox import Worker
+from tocsin.core.outbox import Worker, transports
 from tocsin.core.scheduler import Job, run_due
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Cloc
         timeout=settings.delivery_timeout,
         lease_seconds=settings.lease_seconds,
     )
+    worker.transports.update(transports.configured(settings, http=worker.http))
     if once:
         run_due(database, jobs, now=clock(), owner=name)
         worker.run(stop_when_idle=True)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, min_length=16, repr=False)
     desks: Annotated[list[str] | None, NoDecode] = None  # enabled desks; None: every desk the product has
     default_language: str | None = None  # shell pages; None: the first enabled desk's language
+    timezone: str | None = None  # shell pages and core messages; None: the first enabled desk's zone
     retry_schedule: Annotated[list[int], NoDecode] = Field(
         default_factory=lambda: list(DEFAULT_RETRY_SCHEDULE)
     )
@@ -49,6 +50,22 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=60.0, gt=0, le=3600)  # a request body must arrive within this
     public_api_docs: bool = False  # /api/docs without sign-in (the demo turns it on)
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
+    public_url: str = (
+        ""  # how users reach this deployment (links in notifications), e.g. https://tocsin.example.org
+    )
+    # Notification channels (docs/architecture.md, "Outbox and notifications"); a channel left unset
+    # fails its messages as a technical failure naming the setting.
+    smtp_url: str | None = Field(default=None, repr=False)  # smtp://user:pass@host:587?starttls=true
+    smtp_password: str | None = Field(default=None, repr=False)  # wins over the URL's password
+    mail_from: str | None = None
+    sms_url: str | None = Field(default=None, repr=False)  # smpp://id:pass@host:2775?source=X or https://…
+    sms_token: str | None = Field(default=None, repr=False)  # bearer token of an HTTP SMS gateway
+    sms_sender: str = "TOCSIN"
+    vapid_private_key: str | None = Field(default=None, repr=False)  # PEM; usually from *_FILE
+    vapid_subject: str | None = None  # mailto: or https: where push services can reach us
+    push_http_endpoints: bool = False  # accept http:// push endpoints (tests on loopback only)
+    phone_region: str = "FR"  # how a phone number typed without +country is read
+    notification_retention_days: int = Field(default=90, ge=1, le=3660)
 
     @model_validator(mode="before")
     @classmethod
@@ -56,11 +73,31 @@ class Settings(BaseSettings):
         """Let ``TOCSIN_SECRET_KEY_FILE`` (and friends) point at a file holding the value."""
         import os
 
-        for name in ("secret_key", "database_url"):
+        for name in (
+            "secret_key",
+            "database_url",
+            "smtp_url",
+            "smtp_password",
+            "sms_url",
+            "sms_token",
+            "vapid_private_key",
+        ):
             path = os.environ.get(f"TOCSIN_{name.upper()}_FILE")
             if path and name not in data:
                 data[name] = Path(path).read_text().strip()
         return data
+
+    @field_validator("timezone")
+    @classmethod
+    def known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
 
     @field_validator("secret_key")
     @classmethod

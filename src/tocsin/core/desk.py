@@ -1,6 +1,6 @@
 """What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
-translations, static files, templates, time zone and language. Nothing else names a desk; the
-product's list of desks is ``tocsin.desks``."""
+translations, static files, templates, time zone, language and notification kinds. Nothing else
+names a desk; the product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from tocsin.core.scheduler import Job
+
+if TYPE_CHECKING:  # notify's kinds render with the web shell's formatter, which imports this module
+    from tocsin.core.notify.kinds import Kind
 
 DemoLoader = Callable[..., str]  # load_demo(db: Session, *, now: datetime) -> a one-line summary
 
@@ -54,6 +57,7 @@ class Desk:
     timezone: str = "UTC"
     zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
+    notifications: Sequence[Kind] = ()  # kinds its users may choose channels for on their profile
 
     def static_folders(self) -> dict[str, Path]:
         """URL path → folder of the desk's static files."""

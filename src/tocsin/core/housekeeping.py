@@ -1,5 +1,6 @@
-"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts and the
-heartbeats of workers long gone. The worker runs it beside the desks' jobs."""
+"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts, the
+heartbeats of workers long gone and notifications past their retention. The worker runs it beside the
+desks' jobs (importing ``notify`` here also registers its status handler in the worker)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tocsin.core import notify
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.config import Settings
 from tocsin.core.outbox import purge_heartbeats
@@ -22,6 +24,8 @@ def jobs(settings: Settings) -> list[Job]:
         lifetime=timedelta(hours=settings.session_max_hours),
     )
 
+    notifications_kept = timedelta(days=settings.notification_retention_days)
+
     def tidy(*, db: Session, now: datetime) -> str:
         """Delete what no request can use any more."""
         counts = {
@@ -29,6 +33,7 @@ def jobs(settings: Settings) -> list[Job]:
             "sessions": staff.purge_sessions(db, now=now, rules=rules),
             "throttle": throttle.purge(db, now=now, policy=throttle.Policy()),
             "heartbeats": purge_heartbeats(db, before=now - HEARTBEATS_KEPT),
+            "notifications": notify.purge(db, before=now - notifications_kept),
         }
         return ", ".join(f"{name} {count}" for name, count in counts.items())
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,18 +29,40 @@ class JobRun(Base):
 
 @dataclass(frozen=True)
 class Job:
-    """A function run every ``every`` seconds: ``fn(db=..., now=...) -> str`` (a short summary)."""
+    """A function run every ``every`` seconds: ``fn(db=..., now=...) -> str`` (a short summary); with
+    ``daily_at``, once a day at that local time of ``zone`` instead (a digest people read at 08:00)."""
 
     name: str
     every: int
     fn: Callable[..., str]
+    daily_at: time | None = None
+    zone: str = "UTC"
+
+    def next_run(self, now: datetime) -> datetime:
+        """When to run after a run at ``now``."""
+        if self.daily_at is None:
+            return now + timedelta(seconds=self.every)
+        return self.first_run(now + timedelta(seconds=1))
+
+    def first_run(self, now: datetime) -> datetime:
+        """When a job never run before is first due: at once, or at the next ``daily_at`` (now included)."""
+        if self.daily_at is None:
+            return now
+        zone = ZoneInfo(self.zone)
+        local = now.astimezone(zone)
+        day = local.date()
+        for offset in range(3):  # a day skipped by a clock change still finds the next one
+            candidate = datetime.combine(day + timedelta(days=offset), self.daily_at, tzinfo=zone)
+            if candidate >= local:
+                return candidate
+        raise AssertionError("a daily time always comes within three days")
 
 
 def claim(database: Database, job: Job, *, now: datetime, owner: str, lease: int = 300) -> bool:
     """True if this worker won the right to run ``job`` now."""
     with database.session() as db:
         if db.get(JobRun, job.name) is None:
-            db.add(JobRun(name=job.name, next_run_at=now))
+            db.add(JobRun(name=job.name, next_run_at=job.first_run(now)))
             try:
                 db.flush()
             except Exception:
@@ -75,7 +98,7 @@ def _finish(database: Database, job: Job, *, now: datetime, summary: str) -> Non
     with database.session() as db:
         row = db.get(JobRun, job.name)
         if row is not None:
-            row.next_run_at = now + timedelta(seconds=job.every)
+            row.next_run_at = job.next_run(now)
             row.lease_until, row.lease_owner, row.last_result = None, None, summary[:500]
 
 

@@ -287,6 +287,12 @@ def _apply_pms(db: Session, desk_file: DeskFile) -> None:
         db.add(pm)
 
 
+def configured_zone(db: Session) -> str | None:
+    """The time zone of the loaded configuration file, if one is loaded."""
+    config = db.get(DeskConfig, 1)
+    return config.timezone if config else None
+
+
 def current(db: Session) -> DeskConfig:
     """The stored configuration; raises LookupError when none was loaded yet."""
     row = db.get(DeskConfig, 1)

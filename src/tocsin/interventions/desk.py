@@ -7,12 +7,13 @@ from sqlalchemy.orm import Session
 
 from tocsin.core.desk import Desk, NavLink
 from tocsin.interventions import cli, demo, jobs
-from tocsin.interventions.config import DEFAULT_TIMEZONE
+from tocsin.interventions.config import DEFAULT_TIMEZONE, configured_zone
 from tocsin.interventions.do import pages as do_pages
 from tocsin.interventions.models import DeskConfig
 from tocsin.interventions.oc import api as oc_api
 from tocsin.interventions.oc import outages_api
 from tocsin.interventions.oc import pages as oc_pages
+from tocsin.interventions.oi import alerts
 from tocsin.interventions.oi import api as oi_api
 from tocsin.interventions.oi import pages as oi_pages
 
@@ -31,12 +32,6 @@ def plays(role: str) -> Callable[[Session], bool]:
     return check
 
 
-def configured_zone(db: Session) -> str | None:
-    """The time zone of the loaded configuration file, if one is loaded."""
-    config = db.get(DeskConfig, 1)
-    return config.timezone if config else None
-
-
 desk = Desk(
     name="interventions",
     title="Interventions",
@@ -49,7 +44,7 @@ desk = Desk(
         outages_api.router,
     ],
     models=["tocsin.interventions.models"],
-    jobs=jobs.JOBS,
+    jobs=[*jobs.JOBS, alerts.DIGEST],
     cli=cli.app,
     demo=demo.load_demo,
     templates={role: HERE / role / "templates" for role in ROLES},
@@ -59,6 +54,7 @@ desk = Desk(
     default_language="fr",
     timezone=DEFAULT_TIMEZONE,
     zone_of=configured_zone,
+    notifications=[alerts.DELIVERY_FAILED, alerts.OPEN_FAILURES],
     nav=[
         NavLink("Interventions", "/interventions/oi/interventions", READERS, plays("OI")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),

@@ -15,6 +15,7 @@ from tocsin.interventions.models import DeskConfig, Intervention, Partner
 from tocsin.interventions.schemas import format_instant
 
 DESK = "interventions"
+DELIVERY_RESULT = "interventions.delivery"  # M2/M4 answers; oi/alerts.py tells the operators of failures
 PATHS = {
     "M1": "intervention_DO",
     "M3": "intervention_DO",
@@ -78,6 +79,7 @@ def fan_out(
                 stream=stream,
                 now=now,
                 config=config,
+                on_result=DELIVERY_RESULT,
             )
             queued += 1
     return queued

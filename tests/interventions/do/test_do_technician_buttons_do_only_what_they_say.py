@@ -201,6 +201,8 @@ def test_the_action_bar_hides_none_of_the_page_when_scrolled_to_the_bottom(phone
     page = Technician(phone, database)
     page.choose_pm()
     page.start_for_real()
+    # The entry settles once the server answered (the list is drawn again then): measure after that.
+    expect(page.tab.locator("#queue li").last).to_have_attribute("data-state", "sent")
     page.tab.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     last = page.tab.locator("#queue li").last.bounding_box()
     bar = page.tab.locator(".actions").bounding_box()

@@ -13,6 +13,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tocsin.core.config import secret_key_of
+from tocsin.core.notify import pages as notify_pages
 from tocsin.core.web import oauth, routes
 from tocsin.core.web.errors import install_error_pages
 from tocsin.core.web.middleware import BodyDeadline, LanguageMiddleware, SecurityHeaders
@@ -57,6 +58,7 @@ def build_app(shell: Shell) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(routes.router)
     app.include_router(oauth.router)
+    app.include_router(notify_pages.router)
     app.mount("/static/core", StaticFiles(directory=str(HERE / "static")), name="static-core")
     for desk in shell.desks:
         for router in desk.routers:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import anyio
 from fastapi import Depends, Request
@@ -26,6 +27,11 @@ from tocsin.core.i18n import CORE_LOCALES, LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent.parent
 SECRET_CHECKS_AT_ONCE = 2  # argon2 verifications running together per process (each uses a core)
+CORE_MENU = "General"  # the shell's own pages, before the desks' menus
+CORE_NAV = (
+    NavLink("Notifications", "/notifications", ("operator",)),
+    NavLink("Your profile", "/account"),
+)
 
 
 class Shell:
@@ -36,6 +42,7 @@ class Shell:
     ) -> None:
         self.settings, self.database, self.desks, self.clock = settings, database, desks, clock
         self.default_language = settings.default_language or (desks[0].default_language if desks else "en")
+        self.default_zone = ZoneInfo(settings.timezone or (desks[0].timezone if desks else "UTC"))
         languages = sorted({"en", self.default_language, *[lang for d in desks for lang in d.languages]})
         folders = [CORE_LOCALES, *[d.locales for d in desks if d.locales]]
         self.catalogs = Catalogs(folders, languages)
@@ -110,15 +117,16 @@ class Shell:
         if not roles:
             return []
         path = request.url.path
-        offered = [(desk, [link for link in desk.nav if link.allows(roles)]) for desk in self.desks]
+        offered = [(CORE_MENU, [link for link in CORE_NAV if link.allows(roles)])]
+        offered += [(desk.title, [link for link in desk.nav if link.allows(roles)]) for desk in self.desks]
         if any(link.show for _, links in offered for link in links):
             with self.database.session() as db:
                 offered = [(d, [x for x in links if x.show is None or x.show(db)]) for d, links in offered]
         menus = []
-        for desk, links in offered:
+        for title, links in offered:
             marked = [(link, path == link.url or path.startswith(link.url + "/")) for link in links]
             if marked:
-                menus.append(Menu(desk.title, marked, any(current for _, current in marked)))
+                menus.append(Menu(title, marked, any(current for _, current in marked)))
         return menus
 
     def landing(self, request: Request) -> str | None:

@@ -1,0 +1,181 @@
+"""Writing to the outbox and tending it: enqueue in the caller's transaction, result handlers, retry by
+hand, attempts, retention and the credentials we present to partners."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from tocsin.core.db import affected
+from tocsin.core.outbox.models import (
+    CHANNELS,
+    CLOSED,
+    DELIVERED,
+    FAILED,
+    HTTP,
+    PENDING,
+    REJECTED,
+    RETRY,
+    DeliveryAttempt,
+    OutboundCredential,
+    OutboxMessage,
+    WorkerHeartbeat,
+)
+
+ResultHandler = Callable[[Session, OutboxMessage, str, Any], None]
+
+
+@dataclass(frozen=True)
+class _Handler:
+    fn: ResultHandler
+    every_attempt: bool
+
+
+_handlers: dict[str, _Handler] = {}
+
+
+def on_result(name: str, *, every_attempt: bool = False) -> Callable[[ResultHandler], ResultHandler]:
+    """Register a desk function called (in the recording transaction) when a message gets an answer.
+
+    It gets the outcome: delivered, rejected, failed, or technical (our own set-up failed; the message's
+    status is then failed); with ``every_attempt`` also retry, after each attempt that will be retried.
+    """
+
+    def register(fn: ResultHandler) -> ResultHandler:
+        _handlers[name] = _Handler(fn, every_attempt)
+        return fn
+
+    return register
+
+
+def handler_for(name: str | None, outcome: str) -> ResultHandler | None:
+    """The handler registered as ``name`` if it wants to hear of this outcome."""
+    handler = _handlers.get(name or "")
+    if handler is None or (outcome == RETRY and not handler.every_attempt):
+        return None
+    return handler.fn
+
+
+def enqueue(
+    db: Session,
+    *,
+    desk: str,
+    kind: str,
+    partner: str,
+    url: str,
+    payload: dict[str, Any],
+    stream: str,
+    now: datetime,
+    subject: str = "",
+    credential: str | None = None,
+    on_result: str | None = None,
+    schedule: list[int] | None = None,
+    channel: str = HTTP,
+) -> OutboxMessage:
+    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s).
+
+    ``partner`` is whom the worker shares its threads by: a partner's code over HTTP, the gateway of
+    another channel (``smtp``, ``sms``, ``push:<host>``).
+    """
+    if channel not in CHANNELS:
+        raise ValueError(f"channel: unknown channel {channel!r}; known: {list(CHANNELS)}")
+    message = OutboxMessage(
+        desk=desk,
+        kind=kind,
+        channel=channel,
+        partner=partner,
+        url=url,
+        payload=payload,
+        stream=stream,
+        subject=subject,
+        credential=credential,
+        on_result=on_result,
+        schedule=schedule,
+        status=PENDING,
+        attempts=0,
+        round_attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    db.add(message)
+    return message
+
+
+def purge_heartbeats(db: Session, *, before: datetime) -> int:
+    """Forget workers silent since ``before`` (their leases were free long ago)."""
+    return affected(db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < before)))
+
+
+def retry_by_hand(
+    db: Session,
+    *,
+    now: datetime,
+    partner: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Iterable[int] | None = None,
+    statuses: tuple[str, ...] = (FAILED,),
+) -> list[OutboxMessage]:
+    """Put failed messages back in the queue (a fresh retry round), chosen by partner, period or id."""
+    query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses))
+    if partner:
+        query = query.where(OutboxMessage.partner == partner)
+    if since:
+        query = query.where(OutboxMessage.created_at >= since)
+    if until:
+        query = query.where(OutboxMessage.created_at < until)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(ids)))
+    messages = list(db.scalars(query.with_for_update()))
+    for message in messages:
+        message.status, message.round_attempts = PENDING, 0
+        message.next_attempt_at, message.finished_at = now, None
+        message.lease_until, message.lease_owner = None, None
+    return messages
+
+
+def attempts_of(db: Session, message_id: int) -> list[DeliveryAttempt]:
+    """Every attempt made for a message, oldest first."""
+    query = (
+        select(DeliveryAttempt).where(DeliveryAttempt.message_id == message_id).order_by(DeliveryAttempt.id)
+    )
+    return list(db.scalars(query))
+
+
+def purge(db: Session, *, desk: str, before: datetime) -> int:
+    """Delete finished messages of a desk created before ``before`` (retention); returns how many."""
+    finished = (DELIVERED, REJECTED, FAILED, CLOSED)
+    ids = select(OutboxMessage.id).where(
+        OutboxMessage.desk == desk, OutboxMessage.created_at < before, OutboxMessage.status.in_(finished)
+    )
+    db.execute(delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(ids)))
+    result = db.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.desk == desk, OutboxMessage.created_at < before, OutboxMessage.status.in_(finished)
+        )
+    )
+    return affected(result)
+
+
+def drop_credentials(db: Session, *, prefix: str, keep: Iterable[str]) -> None:
+    """Delete the outbound credentials named ``prefix…`` that are not in ``keep``."""
+    db.execute(
+        delete(OutboundCredential).where(
+            OutboundCredential.name.startswith(prefix, autoescape=True),
+            OutboundCredential.name.not_in(list(keep)),
+        )
+    )
+
+
+def set_credential(
+    db: Session, *, name: str, token_url: str, client_id: str, client_secret: str, scope: str = ""
+) -> None:
+    """Create or replace outbound credentials for a partner."""
+    row = db.get(OutboundCredential, name) or OutboundCredential(name=name)
+    row.token_url, row.client_id, row.client_secret, row.scope = token_url, client_id, client_secret, scope
+    db.add(row)
