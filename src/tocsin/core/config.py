@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     read_timeout: float = Field(default=60.0, gt=0, le=3600)  # a request body must arrive within this
     public_api_docs: bool = False  # /api/docs without sign-in (the demo turns it on)
     forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-For/-Proto are believed
+    files_dir: Path = Path("var/files")  # uploaded files, by content hash (created 0700)
+    files_max_bytes: int = Field(default=10_000_000, gt=0)  # largest upload of any kind; keep under clamd's
+    clamd: str = "unix:///var/run/clamav/clamd.ctl"  # clamd's socket: unix:///path or tcp://host:port
+    clamd_timeout: float = Field(default=60.0, gt=0, le=600)
+    scan_uploads: bool = True  # only the demo turns this off (no signatures there): see security.md
 
     @model_validator(mode="before")
     @classmethod
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
             if path and name not in data:
                 data[name] = Path(path).read_text().strip()
         return data
+
+    @field_validator("clamd")
+    @classmethod
+    def clamd_address(cls, value: str) -> str:
+        if not value.startswith(("unix:///", "tcp://")):
+            raise ValueError("give clamd's socket as unix:///path/to/clamd.ctl or tcp://host:port")
+        return value
 
     @field_validator("secret_key")
     @classmethod

@@ -1,6 +1,6 @@
 """What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
-translations, static files, templates, time zone and language. Nothing else names a desk; the
-product's list of desks is ``tocsin.desks``."""
+translations, static files, templates, time zone, language and the kinds of files it owns. Nothing
+else names a desk; the product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
+from tocsin.core.files.store import FileKind
 from tocsin.core.scheduler import Job
 
 DemoLoader = Callable[..., str]  # load_demo(db: Session, *, now: datetime) -> a one-line summary
@@ -49,6 +50,7 @@ class Desk:
     timezone: str = "UTC"
     zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
+    file_kinds: Sequence[FileKind] = ()  # the desk objects that own files, and who may read them
 
     def static_folders(self) -> dict[str, Path]:
         """URL path → folder of the desk's static files."""

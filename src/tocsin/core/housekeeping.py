@@ -1,22 +1,27 @@
-"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts and the
-heartbeats of workers long gone. The worker runs it beside the desks' jobs."""
+"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts, the
+heartbeats of workers long gone, and files past their retention or whose owner is gone. The worker runs
+it beside the desks' jobs."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.config import Settings
+from tocsin.core.files import FileKind, FileStore
 from tocsin.core.outbox import purge_heartbeats
 from tocsin.core.scheduler import Job
 
 HEARTBEATS_KEPT = timedelta(days=1)
 
 
-def jobs(settings: Settings) -> list[Job]:
-    """The core's jobs for these settings (the session rules come from them)."""
+def jobs(settings: Settings, *, file_kinds: Mapping[str, FileKind] | None = None) -> list[Job]:
+    """The core's jobs for these settings (the session rules and the files folder come from them) and
+    the enabled desks' kinds of files (whose retention and owners decide which files go)."""
+    files = FileStore.from_settings(settings)
     rules = staff.SessionRules(
         idle=timedelta(minutes=settings.session_idle_minutes),
         lifetime=timedelta(hours=settings.session_max_hours),
@@ -30,6 +35,7 @@ def jobs(settings: Settings) -> list[Job]:
             "throttle": throttle.purge(db, now=now, policy=throttle.Policy()),
             "heartbeats": purge_heartbeats(db, before=now - HEARTBEATS_KEPT),
         }
+        counts |= {f"files {k}": n for k, n in files.purge(db, now=now, kinds=file_kinds or {}).items()}
         return ", ".join(f"{name} {count}" for name, count in counts.items())
 
     return [Job("core.housekeeping", 600, tidy)]

@@ -9,6 +9,7 @@ from tocsin.interventions import cli, demo, jobs
 from tocsin.interventions.do import pages as do_pages
 from tocsin.interventions.models import DeskConfig
 from tocsin.interventions.oc import api as oc_api
+from tocsin.interventions.oc import imports as oc_imports
 from tocsin.interventions.oc import outages_api
 from tocsin.interventions.oc import pages as oc_pages
 from tocsin.interventions.oi import api as oi_api
@@ -46,6 +47,7 @@ desk = Desk(
     default_language="fr",
     timezone="Europe/Paris",
     zone_of=configured_zone,
+    file_kinds=[oc_imports.OUTAGE_FILES],
     nav=[
         NavLink("Interventions", "/interventions/oi/interventions", ("operator", "viewer")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),
