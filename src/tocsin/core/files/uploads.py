@@ -6,16 +6,19 @@ parameter and no ``check_csrf`` dependency (both would read the whole body first
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from python_multipart.multipart import MultipartCallbacks, MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from tocsin.core.errors import DomainError
 from tocsin.core.files.names import display_name
 from tocsin.core.files.store import FileKind, Incoming, TooLarge, Upload
 from tocsin.core.web.csrf import token_matches
 from tocsin.core.web.shell import shell_of
+
+if TYPE_CHECKING:  # python-multipart declares its callback types for type checkers only
+    from python_multipart.multipart import MultipartCallbacks
 
 FIELD_BYTES = 8 * 1024  # one text field of the form
 FORM_PARTS = 20
