@@ -37,7 +37,10 @@ def display_name(raw: str) -> str:
 def content_disposition(name: str) -> str:
     """``attachment`` with an ASCII ``filename`` for old clients and RFC 6266's ``filename*`` (UTF-8)."""
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    fallback = ASCII_UNSAFE.sub("_", plain).strip() or UNNAMED
+    fallback = ASCII_UNSAFE.sub("_", plain).strip()
+    stem, dot, extension = fallback.rpartition(".")
+    if not fallback.strip(" ._-") or (dot and not stem.strip(" ._-")):  # nothing left of a non-Latin name
+        fallback = f"{UNNAMED}.{extension}" if dot and extension.strip(" _-") else UNNAMED
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe=ATTR_CHARS)}"
 
 
