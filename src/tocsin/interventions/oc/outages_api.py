@@ -4,7 +4,8 @@
 session (role operator) and the session's CSRF token in the ``X-CSRF-Token`` header, like the pages:
 the feed comes from the OC's own systems, not from a partner, so no partner OAuth2 scope applies.
 An error answers ``{"field": "line 3: cut_at", "reason": "...", "problems": [...]}``, naming every
-bad item (numbered from 1) and field.
+bad item (numbered from 1) and field. The body is read as it arrives (5 MB at most, else 413), scanned
+by clamd (a virus: 400; no scanner answering: 503) and kept as a file of the import history.
 """
 
 from __future__ import annotations
