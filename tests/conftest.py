@@ -1,5 +1,7 @@
 """Shared fixtures: a real database (SQLite by default, PostgreSQL with TOCSIN_TEST_DATABASE=postgresql),
-migrated once per run and emptied after each test, a settable clock, and the app over real ASGI HTTP.
+migrated once per run and emptied after each test, a settable clock, and the app over real ASGI HTTP,
+with its files folder in the test's temporary folder and its virus scanner at the test clamd's socket
+(``tests/clamd.py``; a test that uploads asks for the ``clamd`` fixture).
 
 Each test ends by deleting every row rather than rolling back a savepoint: the code under test commits
 for real (the outbox worker and the API open their own sessions in other threads), so a test sees the
@@ -24,7 +26,7 @@ from tocsin.core.config import Settings
 from tocsin.core.db import Base, Database
 from tocsin.core.migrate import upgrade
 
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.clamd"]
 
 # argon2id at its cheapest for tests: hashing is exercised, seconds per test are not spent on it.
 passwords.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -77,9 +79,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def settings(database: Database) -> Settings:
+def settings(database: Database, tmp_path: Path, clamd_socket: Path) -> Settings:
     return Settings(
         database_url=database.url,
+        files_dir=tmp_path / "files",
+        clamd=f"unix://{clamd_socket}",
         secret_key="test-secret-key-0123456789",
         allowed_hosts=["testserver", "127.0.0.1", "localhost"],
         retry_schedule=[60, 120, 300, 600, 72000],

@@ -15,6 +15,7 @@ from tocsin.core.auth import upsert_staff
 from tocsin.core.clock import utc_now
 from tocsin.core.config import Settings, get_settings
 from tocsin.core.db import Database
+from tocsin.core.files import Clamd
 from tocsin.serving import serve
 
 console = Console(stderr=True)
@@ -32,7 +33,8 @@ DEMO_KEY = Path("var/secret-key")
 
 def demo_settings() -> None:
     """The demo's own settings: a secret key made once and kept in var/ (readable by its owner only),
-    and the API description open without sign-in. Real deployments set their own key."""
+    the API description open without sign-in, and uploads unscanned when no clamd answers. Real
+    deployments set their own key and run clamd."""
     if not os.environ.get("TOCSIN_SECRET_KEY") and not os.environ.get("TOCSIN_SECRET_KEY_FILE"):
         if not DEMO_KEY.exists():
             DEMO_KEY.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +42,11 @@ def demo_settings() -> None:
             DEMO_KEY.write_text(secrets.token_urlsafe(32))
         os.environ["TOCSIN_SECRET_KEY_FILE"] = str(DEMO_KEY.resolve())
     os.environ.setdefault("TOCSIN_PUBLIC_API_DOCS", "true")
+    if "TOCSIN_SCAN_UPLOADS" not in os.environ:
+        address = os.environ.get("TOCSIN_CLAMD", Settings.model_fields["clamd"].default)
+        if not Clamd(address, timeout=2).ping():  # a laptop seldom runs clamd; a deployment must
+            os.environ["TOCSIN_SCAN_UPLOADS"] = "false"
+            console.print(f"[yellow]clamd is not answering at {address}: the demo keeps uploads unscanned[/]")
     get_settings.cache_clear()
 
 

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 def all_jobs(settings: Settings) -> list[Job]:
     """The core's housekeeping and each enabled desk's jobs (loading the desks also registers their
     outbox result handlers)."""
-    return housekeeping.jobs(settings) + [job for desk in desks.load(settings.desks) for job in desk.jobs]
+    enabled = desks.load(settings.desks)
+    kinds = {kind.name: kind for desk in enabled for kind in desk.file_kinds}
+    return housekeeping.jobs(settings, file_kinds=kinds) + [job for desk in enabled for job in desk.jobs]
 
 
 def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Clock = utc_now) -> None:

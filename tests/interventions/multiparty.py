@@ -46,8 +46,8 @@ def wait_until(check: Callable[[], T], *, timeout: float, what: str, every: floa
 class Party:
     """One operator's deployment: database, configuration, web server and worker processes."""
 
-    def __init__(self, code: str, root: Path) -> None:
-        self.code = code
+    def __init__(self, code: str, root: Path, *, clamd: str) -> None:
+        self.code, self.clamd = code, clamd
         self.home = root / code.lower()
         self.home.mkdir(parents=True)
         self.database = self.home / "tocsin.db"
@@ -68,6 +68,8 @@ class Party:
             "TOCSIN_DEFAULT_LANGUAGE": "fr",
             "TOCSIN_DELIVERY_TIMEOUT": "3",
             "TOCSIN_LEASE_SECONDS": "5",
+            "TOCSIN_FILES_DIR": str(self.home / "files"),
+            "TOCSIN_CLAMD": self.clamd,
         }
 
     def command(self, *args: str, **env: str) -> str:

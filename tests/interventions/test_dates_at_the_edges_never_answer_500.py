@@ -248,7 +248,7 @@ def test_a_year_9999_end_is_refused_so_no_later_m5_can_break(client, do_headers,
 
 
 @pytest.fixture
-def oc_app(app, database, clock):
+def oc_app(app, database, clock, clamd):
     apply_oc_config(database, clock())
     with TestClient(app) as web:
         yield web

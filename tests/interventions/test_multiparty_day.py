@@ -48,9 +48,10 @@ BURST = 50
 
 
 @pytest.fixture
-def parties(tmp_path: Path) -> Iterator[dict[str, Party]]:
-    """The four parties set up; OIAA, OCBB and DOXX serving with their workers, OCCC still down."""
-    made = {code: Party(code, tmp_path) for code in SET_UP}
+def parties(tmp_path: Path, clamd) -> Iterator[dict[str, Party]]:
+    """The four parties set up; OIAA, OCBB and DOXX serving with their workers, OCCC still down; each
+    scans its uploads with the test clamd."""
+    made = {code: Party(code, tmp_path, clamd=clamd.address) for code in SET_UP}
     urls = {"OI": made["OIAA"].url, "OCBB": made["OCBB"].url, "OCCC": made["OCCC"].url}
     try:
         with ThreadPoolExecutor(len(made)) as pool:

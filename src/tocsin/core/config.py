@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     push_http_endpoints: bool = False  # accept http:// push endpoints (tests on loopback only)
     phone_region: str = "FR"  # how a phone number typed without +country is read
     notification_retention_days: int = Field(default=90, ge=1, le=3660)
+    files_dir: Path = Path("var/files")  # uploaded files, by content hash (created 0700)
+    files_max_bytes: int = Field(default=10_000_000, gt=0)  # largest upload of any kind; keep under clamd's
+    clamd: str = "unix:///var/run/clamav/clamd.ctl"  # clamd's socket: unix:///path or tcp://host:port
+    clamd_timeout: float = Field(default=60.0, gt=0, le=600)
+    scan_uploads: bool = True  # only the demo turns this off (no signatures there): see security.md
 
     @model_validator(mode="before")
     @classmethod
@@ -97,6 +102,13 @@ class Settings(BaseSettings):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("clamd")
+    @classmethod
+    def clamd_address(cls, value: str) -> str:
+        if not value.startswith(("unix:///", "tcp://")):
+            raise ValueError("give clamd's socket as unix:///path/to/clamd.ctl or tcp://host:port")
         return value
 
     @field_validator("secret_key")

@@ -1,6 +1,6 @@
 """What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
-translations, static files, templates, time zone, language and notification kinds. Nothing else
-names a desk; the product's list of desks is ``tocsin.desks``."""
+translations, static files, templates, time zone, language, notification kinds and the kinds of files
+it owns. Nothing else names a desk; the product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
+from tocsin.core.files.store import FileKind
 from tocsin.core.scheduler import Job
 
 if TYPE_CHECKING:  # notify's kinds render with the web shell's formatter, which imports this module
@@ -58,6 +59,7 @@ class Desk:
     zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
     notifications: Sequence[Kind] = ()  # kinds its users may choose channels for on their profile
+    file_kinds: Sequence[FileKind] = ()  # the desk objects that own files, and who may read them
 
     def static_folders(self) -> dict[str, Path]:
         """URL path → folder of the desk's static files."""

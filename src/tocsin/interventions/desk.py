@@ -11,6 +11,7 @@ from tocsin.interventions.config import DEFAULT_TIMEZONE, configured_zone
 from tocsin.interventions.do import pages as do_pages
 from tocsin.interventions.models import DeskConfig
 from tocsin.interventions.oc import api as oc_api
+from tocsin.interventions.oc import imports as oc_imports
 from tocsin.interventions.oc import outages_api
 from tocsin.interventions.oc import pages as oc_pages
 from tocsin.interventions.oi import alerts
@@ -55,6 +56,7 @@ desk = Desk(
     timezone=DEFAULT_TIMEZONE,
     zone_of=configured_zone,
     notifications=[alerts.DELIVERY_FAILED, alerts.OPEN_FAILURES],
+    file_kinds=[oc_imports.OUTAGE_FILES],
     nav=[
         NavLink("Interventions", "/interventions/oi/interventions", READERS, plays("OI")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),

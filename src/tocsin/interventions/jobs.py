@@ -19,6 +19,7 @@ from tocsin.interventions.models import (
     InboundMessage,
     Intervention,
     LineCut,
+    OutageImport,
     ReceivedIntervention,
     Rejection,
 )
@@ -58,6 +59,7 @@ def purge_expired(*, db: Session, now: datetime) -> str:
         "interventions": _delete(db, Intervention, Intervention.updated_at < before),
         "received": _delete(db, ReceivedIntervention, ReceivedIntervention.debut < before),
         "line_cuts": _delete(db, LineCut, LineCut.cut_at < before),
+        "outage_imports": _delete(db, OutageImport, OutageImport.at < before),  # their files follow them
         "declarations": _delete(db, Declaration, Declaration.debut < before),
         "audit": _delete(db, AuditEvent, AuditEvent.at < before, AuditEvent.action.like("interventions.%")),
     }

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -210,6 +211,34 @@ class LineCut(Base):
     dying_gasp: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str] = mapped_column(String(20))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutageImport(Base):
+    """OC side: one outage file received (CSV on the page, JSON from the feed API), imported or refused.
+    The file itself, when it passed the scan, is a core ``stored_file`` owned by this row."""
+
+    __tablename__ = "iv_outage_import"
+    __table_args__ = (
+        CheckConstraint(
+            "(refused IS NULL AND imported IS NOT NULL AND duplicates IS NOT NULL)"
+            " OR (refused IS NOT NULL AND imported IS NULL AND duplicates IS NULL)",
+            name="imported_or_refused",
+        ),
+        CheckConstraint("size IS NULL OR size >= 0", name="size_not_negative"),
+        CheckConstraint("imported >= 0 AND duplicates >= 0", name="counts_not_negative"),
+        CheckConstraint("source IN ('csv', 'api')", name="known_source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: cut off at the limit
+    imported: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duplicates: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refused: Mapped[str | None] = mapped_column(String(200), nullable=True)  # English template (oc.po)
+    refused_values: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)  # fills the template
 
 
 class Declaration(Base):

@@ -12,6 +12,7 @@ CORE_MODELS = (
     "tocsin.core.auth.throttle",
     "tocsin.core.notify.models",
     "tocsin.core.orgs",
+    "tocsin.core.files.store",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
 )

@@ -19,7 +19,7 @@ BAD = HEADER + b"tomorrow,FI-12345-0001,FI-1234-0001,,,,,non\n"
 
 
 @pytest.mark.browser
-def test_operator_uploads_cuts_then_previews_and_sends_m5(page, database, clock):  # noqa: F811
+def test_operator_uploads_cuts_then_previews_and_sends_m5(page, database, clock, clamd):  # noqa: F811
     apply_oc_config(database, clock())
     received_id = add_received(database)
     sign_in_page(page, database, "olga", ["operator"])

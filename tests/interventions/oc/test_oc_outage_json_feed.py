@@ -21,7 +21,7 @@ CUT = {
 
 
 @pytest.fixture
-def web(app, database, clock):
+def web(app, database, clock, clamd):
     apply_oc_config(database, clock())
     with TestClient(app) as client:
         yield client

@@ -16,7 +16,7 @@ HEADER = "cut_at,pm,pto,pbo,tube,fibre,position,dying_gasp\n"
 
 
 @pytest.fixture
-def web(app, database, clock):
+def web(app, database, clock, clamd):
     apply_oc_config(database, clock())
     with TestClient(app) as client:
         yield client
@@ -154,7 +154,8 @@ def test_hostile_values_are_shown_as_text(web, database):
 def test_a_binary_upload_is_refused_with_a_message(web, database):
     token = sign_in(web, database, "olga", ["operator"])
     reply = upload(web, token, b"\x00\x01\x02PK\x03\x04")
-    assert reply.status_code == 400 and "pas du texte" in reply.text
+    assert reply.status_code == 415
+    assert "cuts.csv est de type application/octet-stream, qui n’est pas accepté ici" in reply.text
 
 
 def test_a_viewer_cannot_upload(web, database):

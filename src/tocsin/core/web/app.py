@@ -1,4 +1,5 @@
-"""Builds the FastAPI app: shell routes, every desk's routers, static files, errors and middleware."""
+"""Builds the FastAPI app: shell routes, file downloads, every desk's routers, static files, errors
+and middleware."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tocsin.core.config import secret_key_of
+from tocsin.core.files import web as files_web
 from tocsin.core.notify import pages as notify_pages
 from tocsin.core.web import oauth, routes
 from tocsin.core.web.errors import install_error_pages
@@ -59,6 +61,7 @@ def build_app(shell: Shell) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(oauth.router)
     app.include_router(notify_pages.router)
+    app.include_router(files_web.router)
     app.mount("/static/core", StaticFiles(directory=str(HERE / "static")), name="static-core")
     for desk in shell.desks:
         for router in desk.routers:

@@ -23,5 +23,10 @@ async def check_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get("csrf")
         sent = value if isinstance(value, str) else None
-    if not sent or not secrets.compare_digest(str(sent), request.session.get("csrf", "")):
+    if not token_matches(request, sent):
         raise DomainError("the form has expired; reload the page and try again", field="csrf")
+
+
+def token_matches(request: Request, sent: str | None) -> bool:
+    """True when ``sent`` is this session's CSRF token."""
+    return bool(sent) and secrets.compare_digest(str(sent), request.session.get("csrf", ""))

@@ -1,5 +1,5 @@
-"""One way to show times, numbers, durations and percents: in the desk's time zone and the reader's
-language (CLDR data through Babel), never broken across lines. Every page of every desk uses it."""
+"""One way to show times, numbers, durations, percents and file sizes: in the desk's time zone and the
+reader's language (CLDR data through Babel), never broken across lines. Every page of every desk uses it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.dates import format_date, get_timezone_location
 from babel.numbers import format_decimal, format_percent
+
+from tocsin.core.files.names import size_text
 
 NBSP = "\u00a0"
 # The CLDR locale behind each page language: English pages use the 24-hour, day-first British forms.
@@ -67,6 +69,10 @@ class Formatter:
             return ""
         pattern = self.locale.percent_formats[None].pattern.replace("#,##0", "#,##0." + "0" * decimals, 1)
         return _unbroken(format_percent(Decimal(str(share)), pattern, locale=self.locale))
+
+    def size(self, value: int | None) -> str:
+        """A file size in decimal units: 4,8 Mo (fr), 4.8 MB (en)."""
+        return "" if value is None else _unbroken(size_text(value, str(self.locale)))
 
     def duration(self, value: timedelta | None) -> str:
         """7 min, 2 h 7 min, 45 s; a negative delay keeps its sign."""

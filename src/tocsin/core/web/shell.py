@@ -1,4 +1,5 @@
-"""Per-app services the routes need: settings, database, clock, translations, templates, token cache."""
+"""Per-app services the routes need: settings, database, clock, translations, templates, token cache,
+the file store and the desks' kinds of files."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
 from tocsin.core.desk import Desk, NavLink
+from tocsin.core.files.store import FileKind, FileStore
 from tocsin.core.i18n import CORE_LOCALES, LANGUAGES, Catalogs
 
 HERE = Path(__file__).resolve().parent.parent
@@ -57,6 +59,8 @@ class Shell:
             idle=timedelta(minutes=settings.session_idle_minutes),
             lifetime=timedelta(hours=settings.session_max_hours),
         )
+        self.files = FileStore.from_settings(settings)
+        self.file_kinds = file_kinds_of(desks)
         self._limiters: weakref.WeakKeyDictionary[Any, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
 
     def secret_checks(self) -> anyio.CapacityLimiter:
@@ -151,6 +155,17 @@ class Menu:
     title: str
     links: list[tuple[NavLink, bool]]
     current: bool
+
+
+def file_kinds_of(desks: list[Desk]) -> dict[str, FileKind]:
+    """Every enabled desk's kinds of files by name; two desks may not claim one name."""
+    kinds: dict[str, FileKind] = {}
+    for desk in desks:
+        for kind in desk.file_kinds:
+            if kind.name in kinds:
+                raise ValueError(f"file kind {kind.name!r} is declared twice (desk {desk.name})")
+            kinds[kind.name] = kind
+    return kinds
 
 
 def _loader(templates: Path | Mapping[str, Path]) -> BaseLoader:

@@ -49,6 +49,7 @@ BAD_FLAG = "must be true, false, 1, 0, oui or non"
 BAD_ROW = "wrong number of columns"
 MISSING_COLUMN = "column missing from the header line"
 NOT_AN_OBJECT = "each item must be a JSON object"
+NOT_JSON = "must be a JSON list of cuts"
 EMPTY_FILE = "the file is empty"
 BINARY_FILE = "the file is not text (binary data)"
 NOT_UTF8 = "the file is not UTF-8 text: save it as CSV UTF-8"
@@ -74,9 +75,9 @@ class RowProblem:
 class FeedError(DomainError):
     """The feed was refused as a whole; ``problems`` lists every bad line and field."""
 
-    def __init__(self, problems: list[RowProblem]) -> None:
+    def __init__(self, problems: list[RowProblem], *, field: str | None = None) -> None:
         first = problems[0]
-        super().__init__(first.reason, field=f"line {first.line}: {first.field}")
+        super().__init__(first.reason, field=field or f"line {first.line}: {first.field}")
         self.problems = problems
 
 
@@ -128,7 +129,7 @@ def add_cuts(
 ) -> ImportResult:
     """Import a JSON outage feed (a list of objects with the CSV's fields), all or nothing."""
     if not isinstance(cuts, list):
-        raise FeedError([RowProblem(0, "body", "must be a JSON list of cuts")])
+        raise FeedError([RowProblem(0, "body", NOT_JSON)])
     if len(cuts) > MAX_ROWS:
         raise FeedError([RowProblem(0, "body", TOO_MANY_ROWS)])
     rows: list[tuple[int, dict[str, Any]]] = []

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import Conflict, NotFound
+from tocsin.core.files import FileRefused, TooLarge
+from tocsin.core.files.uploads import receive_form
+from tocsin.core.files.web import file_url
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions.config import DEFAULT_TIMEZONE, current
-from tocsin.interventions.models import DeskConfig, LineCut, ReceivedIntervention
-from tocsin.interventions.oc import outages
+from tocsin.interventions.models import DeskConfig, LineCut, OutageImport, ReceivedIntervention
+from tocsin.interventions.oc import imports, outages
 
 router = APIRouter(prefix="/interventions/oc", include_in_schema=False)
 M5_STATES = ("none", "sent", "ok", "ko", "failed")
@@ -171,7 +177,7 @@ def outage_feed(
     user: StaffUser = Depends(require_staff("operator", "viewer")),
     db: Session = DB,
 ) -> Response:
-    """The outage feed: upload form and the most recent cuts."""
+    """The outage feed: upload form, the import history and the most recent cuts."""
     counts = {k: notice_count(request.query_params.get(k), highest=outages.MAX_ROWS) for k in DONE}
     return _feed_page(request, db, user, done={k: n for k, n in counts.items() if n is not None})
 
@@ -179,26 +185,65 @@ def outage_feed(
 @router.post("/outages", response_class=HTMLResponse)
 async def upload_outages(
     request: Request,
-    file: UploadFile | None = File(None),
     user: StaffUser = Depends(require_staff("operator")),
-    _csrf: None = Depends(check_csrf),
     db: Session = DB,
 ) -> Response:
-    """Import an uploaded CSV, all or nothing; on errors list every bad line and field."""
+    """Scan an uploaded CSV and import it, all or nothing; on errors list every bad line and field. The
+    request is read as it arrives (no ``UploadFile``): past 5 MB it is refused without reading on."""
     shell = shell_of(request)
-    data = await file.read(outages.MAX_FEED_BYTES + 1) if file is not None else b""
-    if not data:
-        errors = [("file", shell.gettext(request, "Choose a CSV file to upload."))]
-        return _feed_page(request, db, user, errors=errors, status_code=400)
     now = shell.clock()
     try:
-        result = outages.import_cuts_csv(
-            db=db, text=outages.decode_upload(data), now=now, actor=user.username
+        form = await receive_form(request, kind=imports.OUTAGE_FILES)
+    except TooLarge as error:
+        await run_in_threadpool(
+            imports.refuse, db=db, error=error, source="csv", size=None, now=now, actor=user.username
         )
-    except outages.FeedError as error:
-        return _feed_page(request, db, user, problems=error.problems, status_code=400)
-    query = urlencode({"imported": result.imported, "duplicates": result.duplicates})
+        return await run_in_threadpool(_refused_page, request, db, user, error)
+    if form.upload is None:
+        errors = [("file", shell.gettext(request, "Choose a CSV file to upload."))]
+        return await run_in_threadpool(_feed_page, request, db, user, errors=errors, status_code=400)
+    outcome = await run_in_threadpool(
+        imports.import_file,
+        db=db,
+        files=shell.files,
+        upload=form.upload,
+        source="csv",
+        now=now,
+        actor=user.username,
+    )
+    if isinstance(outcome.error, FileRefused):
+        return await run_in_threadpool(_refused_page, request, db, user, outcome.error)
+    if isinstance(outcome.error, outages.FeedError):
+        problems = outcome.error.problems
+        return await run_in_threadpool(_feed_page, request, db, user, problems=problems, status_code=400)
+    query = urlencode({"imported": outcome.record.imported, "duplicates": outcome.record.duplicates})
     return RedirectResponse(f"/interventions/oc/outages?{query}", status_code=303)
+
+
+def _refused_page(request: Request, db: Session, user: StaffUser, error: FileRefused) -> Response:
+    """The feed page with the reason a file was refused (413, 415, 503 … as the refusal says)."""
+    explained = error.explain(
+        translate=partial(shell_of(request).gettext, request), size=_formatter(request, db).size
+    )
+    return _feed_page(request, db, user, errors=[("file", explained)], status_code=error.status_code)
+
+
+def _formatter(request: Request, db: Session) -> Formatter:
+    return Formatter(request.state.lang, _zone(_config(db)))
+
+
+def _refusal_text(request: Request, record: OutageImport, formatter: Formatter) -> str:
+    """Why an import was refused, in the reader's language (sizes in the reader's units)."""
+    translate = partial(shell_of(request).gettext, request)
+    values = {
+        key: formatter.size(value)
+        if key == "limit"
+        else translate(value)
+        if isinstance(value, str)
+        else value
+        for key, value in record.refused_values.items()
+    }
+    return translate(record.refused or "").format(name=record.file_name, **values)
 
 
 def _feed_page(
@@ -222,12 +267,20 @@ def _feed_page(
         errors.append(("file", shell.gettext(request, "And {count} more problems.").format(count=more)))
     cuts = db.scalars(select(LineCut).order_by(LineCut.cut_at.desc(), LineCut.id.desc()).limit(RECENT_CUTS))
     config = _config(db)
+    formatter = _formatter(request, db)
+    history = [
+        (record, stored, _refusal_text(request, record, formatter) if record.refused else "")
+        for record, stored in imports.history(db=db)
+    ]
     return shell.render(
         request,
         "oc/outages.html",
         status_code=status_code,
         errors=errors,
         cuts=list(cuts),
+        history=history,
+        formatter=formatter,
+        file_url=file_url,
         done=done or {},
         config=config,
         can_upload=bool(set(user.roles) & {"operator", "admin"}),

@@ -12,7 +12,7 @@ import tocsin.core.db
 
 
 revision = "c294ca57192a"
-down_revision = '621cc7114410'
+down_revision = "621cc7114410"
 branch_labels = None
 depends_on = None
 
