@@ -54,7 +54,11 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, database_kind: str) -> It
 
 
 def empty_all_tables(database: Database) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Every table of the schema, and the search storage of every known desk's indexes."""
+    from tocsin import desks
+
+    searched = [index.table for desk in desks.load(None) for index in desk.search]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)] + searched
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
             connection.execute(

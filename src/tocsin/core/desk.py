@@ -1,5 +1,5 @@
 """What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
-translations, static files, templates, time zone and language. Nothing else names a desk; the
+translations, static files, templates, time zone, language and search indexes. Nothing else names a desk; the
 product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from tocsin.core.scheduler import Job
+from tocsin.core.search import SearchIndex
 
 DemoLoader = Callable[..., str]  # load_demo(db: Session, *, now: datetime) -> a one-line summary
 
@@ -49,6 +50,7 @@ class Desk:
     timezone: str = "UTC"
     zone_of: Callable[[Session], str | None] | None = None  # the desk's configured zone, if it keeps one
     on_start: Callable[[Any], None] | None = None
+    search: Sequence[SearchIndex] = ()  # full-text indexes, rebuilt by ``tocsin search rebuild``
 
     def static_folders(self) -> dict[str, Path]:
         """URL path → folder of the desk's static files."""

@@ -13,6 +13,7 @@ from tocsin.interventions.oc import outages_api
 from tocsin.interventions.oc import pages as oc_pages
 from tocsin.interventions.oi import api as oi_api
 from tocsin.interventions.oi import pages as oi_pages
+from tocsin.interventions.oi.search import INTERVENTIONS
 
 HERE = Path(__file__).parent
 ROLES = ("oi", "oc", "do")
@@ -46,6 +47,7 @@ desk = Desk(
     default_language="fr",
     timezone="Europe/Paris",
     zone_of=configured_zone,
+    search=[INTERVENTIONS],
     nav=[
         NavLink("Interventions", "/interventions/oi/interventions", ("operator", "viewer")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),

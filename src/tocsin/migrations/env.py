@@ -11,8 +11,19 @@ config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""
 
 
+def owned_by_search(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Leave ``search_*`` storage out of autogenerate: core.search owns it (FTS5 shadow tables too)."""
+    return not (type_ == "table" and (name or "").startswith("search_"))
+
+
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=url,
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_name=owned_by_search,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -29,7 +40,11 @@ def run_migrations_online() -> None:
 
 def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_name=owned_by_search,
     )
     with context.begin_transaction():
         context.run_migrations()
