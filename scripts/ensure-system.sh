@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Make sure the system parts the tests use are here: Chromium (Debian package) and PostgreSQL running.
+# Make sure the system parts the tests use are here: Chromium (Debian package), PostgreSQL running, and
+# for exports the Pango libraries and DejaVu fonts WeasyPrint draws PDFs with, and pdftotext (poppler-utils)
+# the tests read PDFs back with.
 # Installs what is missing; fails saying what is missing when it cannot. It never skips silently.
 set -euo pipefail
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -24,4 +29,4 @@ if ! pg_ready; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
   pg_ready || { echo "error: PostgreSQL is needed at 127.0.0.1:5432 (trust auth) and could not be started" >&2; exit 1; }
 fi
-echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), PostgreSQL on 5432"
+echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), PostgreSQL on 5432, pdftotext, Pango, DejaVu fonts"
