@@ -196,6 +196,7 @@ def pdf_bytes(table: Table, *, lang: str = "en") -> bytes:
             lang=lang,
             kinds=_column_kinds(table),
             landscape=len(table.header) > 6,
+            wide=len(table.header) > 9,
             made=shown.moment(table.made_at) if table.made_at else "",
         )
     )
@@ -237,7 +238,13 @@ def _shown(value: Any, shown: Any) -> str:
         return str(shown.moment(value))
     if isinstance(value, date):
         return str(shown.day(value))
-    return str(value)
+    return _breakable(str(value))
+
+
+def _breakable(text: str) -> str:
+    """Long runs without a space or hyphen get a zero-width space every 24 characters, so one cell
+    cannot push the table off the page (codes still break at their hyphens first)."""
+    return re.sub(r"[^\s\-]{25,}", lambda run: "\u200b".join(re.findall(".{1,24}", run.group())), text)
 
 
 def _no_fetching(url: str, *args: Any, **kwargs: Any) -> Any:

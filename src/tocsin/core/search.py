@@ -507,5 +507,10 @@ def _code_spans(value: str, query: Query) -> list[tuple[int, int]]:
                 covered -= len(text_)
             spans.add((parts[0].start(), end))
             continue
-        spans.update(part.span() for part, text_ in zip(parts, folded, strict=True) if chunk.matches(text_))
+        for part, text_ in zip(parts, folded, strict=True):
+            if text_ in chunk.terms or text_ == chunk.prefix:
+                spans.add(part.span())
+            elif chunk.matches(text_):  # by its first characters: mark those, as typed
+                same_length = len(text_) == len(part.group())
+                spans.add((part.start(), part.start() + len(chunk.prefix) if same_length else part.end()))
     return sorted(spans)
