@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, cast, delet
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Subquery, TableClause, column, table
-from sqlalchemy.sql.expression import literal_column
+from sqlalchemy.sql.expression import ColumnClause, literal_column
 
 LANGUAGES = {
     "french": "french",
@@ -271,10 +271,11 @@ def storage_ddl(dialect: str, name: str) -> list[str]:
 
 def _storage(db: Session, index: SearchIndex) -> tuple[str, TableClause]:
     dialect = db.get_bind().dialect.name
+    cols: list[ColumnClause[Any]]
     if dialect == "sqlite":
         cols = [column("rowid", BigInteger), *[column(c) for c in ("a", "b", "c", "d", "fields")]]
     else:
-        cols = [column("doc_id", BigInteger), column("body", TSVECTOR), column("fields", JSONB)]
+        cols = [column("doc_id", BigInteger), column("body", TSVECTOR()), column("fields", JSONB())]
     return dialect, table(index.table, *cols)
 
 
@@ -361,7 +362,7 @@ def matches(db: Session, index: SearchIndex, query: Query) -> Subquery:
         raise ValueError("matches: the query has no words; check bool(query) first")
     dialect, storage = _storage(db, index)
     if dialect == "sqlite":
-        name = literal_column(index.table)
+        name: Any = literal_column(index.table)
         rank = -func.bm25(name, *WEIGHTS.values())
         found = select(storage.c.rowid.label("key"), rank.label("rank")).where(
             name.op("MATCH")(bindparam("search_fts5", query.fts5()))

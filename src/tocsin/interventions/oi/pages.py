@@ -699,7 +699,8 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     days = [d for d, _ in figures.per_day]
-    axes.bar(days, [n for _, n in figures.per_day], color="#0b5cad")  # type: ignore[arg-type]
+    colours = ["#9aa5b1" if d in figures.closed else "#0b5cad" for d in days]  # non-working days grey
+    axes.bar(days, [n for _, n in figures.per_day], color=colours)  # type: ignore[arg-type]
     axes.set_title(title)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.autofmt_xdate()
