@@ -5,8 +5,6 @@ Russian text included (read back with pdftotext)."""
 from __future__ import annotations
 
 import io
-import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -14,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
+from tests.support import pdf_text
 from tocsin.core.exports import FORMATS, Table, Verbatim, export
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -36,14 +35,6 @@ TABLE = Table(
     zone=PARIS,
     made_at=datetime(2026, 11, 30, 12, 0, tzinfo=UTC),
 )
-
-
-def pdftotext(pdf: bytes) -> str:
-    tool = shutil.which("pdftotext")
-    assert tool, "pdftotext is missing: run scripts/ensure-system.sh (Debian package poppler-utils)"
-    raw = subprocess.run([tool, "-raw", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
-    pages = raw.split("\f")  # in drawing order, each cell's lines joined: what a reader reads
-    return "\f".join(" ".join(page.replace("\u202f", " ").replace("\u00a0", " ").split()) for page in pages)
 
 
 def sheet_of(body: bytes):
@@ -83,7 +74,7 @@ def test_xlsx_header_is_bold_frozen_and_columns_fit():
 def test_pdf_holds_every_row_in_vietnamese_and_russian():
     made = export(TABLE, kind="pdf", name="t", lang="fr")
     assert made.body.startswith(b"%PDF-") and made.media_type == "application/pdf"
-    text = pdftotext(made.body)
+    text = pdf_text(made.body)
     for expected in [
         "Bảng cân đối số phát sinh",
         "Sở Thông tin và Truyền thông",
@@ -99,7 +90,7 @@ def test_pdf_holds_every_row_in_vietnamese_and_russian():
 
 def test_a_long_pdf_repeats_its_header_on_every_page():
     rows = [[n, f"Dòng số {n}", "Строка"] for n in range(1, 301)]
-    text = pdftotext(export(Table("Long", ["N", "Tên", "Имя"], rows), kind="pdf", name="t").body)
+    text = pdf_text(export(Table("Long", ["N", "Tên", "Имя"], rows), kind="pdf", name="t").body)
     pages = text.split("\f")
     assert len([p for p in pages if p.strip()]) > 3
     assert all("Tên" in p and "Имя" in p for p in pages if p.strip())
@@ -108,7 +99,7 @@ def test_a_long_pdf_repeats_its_header_on_every_page():
 
 def test_pdf_fetches_nothing_the_text_names():
     table = Table("Img", ["x"], [['<img src="file:///etc/passwd"> <link href="http://127.0.0.1:9/x">']])
-    text = pdftotext(export(table, kind="pdf", name="t").body)
+    text = pdf_text(export(table, kind="pdf", name="t").body)
     assert '<img src="file:///etc/passwd">' in text  # shown as text, escaped, never loaded
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import subprocess
 from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
 
 from tests.interventions.support import post_m1, post_m3
-from tests.support import sign_in
+from tests.support import pdf_text, sign_in
 from tocsin.interventions.oi import pages
 
 EXPORT = "/interventions/oi/interventions"
@@ -26,14 +24,6 @@ def works(client, database, do_headers):
     post_m3(client, do_headers, "REF-BETA-002", PM="FI-12345-0002")
     gamma = post_m1(client, do_headers, "OTHER-003")
     return {"alpha": alpha, "beta": beta, "gamma": gamma}
-
-
-def pdftotext(pdf: bytes) -> str:
-    tool = shutil.which("pdftotext")
-    assert tool, "pdftotext is missing: run scripts/ensure-system.sh (Debian package poppler-utils)"
-    return subprocess.run(
-        [tool, "-layout", "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode()
 
 
 def test_csv_holds_the_searched_and_filtered_rows_with_english_headers(client, database, works):
@@ -69,7 +59,7 @@ def test_pdf_lists_the_rows(client, database, works):
     sign_in(client, database, "olive", ["viewer"])
     reply = client.get(f"{EXPORT}.pdf", params={"q": "REF-", "lang": "fr"})
     assert reply.headers["content-type"] == "application/pdf" and reply.content.startswith(b"%PDF")
-    text = pdftotext(reply.content)
+    text = pdf_text(reply.content)
     assert works["alpha"] in text.replace("- ", "-") and works["beta"] in text.replace("- ", "-")
     assert works["gamma"] not in text.replace("- ", "-")
     assert "Rechercher: REF-" in text and "Europe/Paris" in text
@@ -79,7 +69,7 @@ def test_an_export_is_bounded_and_says_so(client, database, works, monkeypatch):
     monkeypatch.setattr(pages, "MAX_EXPORT_ROWS", 2)
     sign_in(client, database, "olive", ["viewer"])
     assert len(client.get(f"{EXPORT}.csv", params={"lang": "en"}).text.splitlines()) == 3
-    text = pdftotext(client.get(f"{EXPORT}.pdf", params={"lang": "en"}).content)
+    text = pdf_text(client.get(f"{EXPORT}.pdf", params={"lang": "en"}).content)
     assert "The first 2 of 3 interventions" in text
 
 
