@@ -5,8 +5,9 @@ queries timed one at a time, on SQLite (FTS5) and PostgreSQL (tsvector + GIN).
 
 The documents are synthetic: sentences drawn from a small Russian vocabulary in its inflected forms,
 with a code per document (``АП-2026-000123``). Queries: a rare word, a common word, two words,
-a code whole, a code's first characters, a Vietnamese-free prefix, and a word that matches nothing.
-Each query asks for the first 20 by rank plus the total, as a list page does. Last line: one JSON object.
+a code whole, a code's first characters, a word's first letters, a word that matches nothing, and two
+of them with a filter on the desk's table. Each query asks for the first 20 plus the total, as a list
+page does (past ``search.MAX_RANKED`` matches: newest first, total stopped there). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def run(kind: str, count: int, queries: int) -> dict:
         "code prefix": lambda: f"ап-2026-{chooser.randint(1, count // 1000):03d}",
         "word prefix": lambda: "освещ",
         "nothing": lambda: "несуществующее",
+        "two words, filtered": lambda: "ремонт дороги",
+        "rare word, filtered": lambda: chooser.choice(RARE),
     }
     timings: dict[str, list[float]] = {name: [] for name in mix}
     totals: dict[str, int] = {}
@@ -108,7 +111,8 @@ def run(kind: str, count: int, queries: int) -> dict:
             name = list(mix)[n % len(mix)]
             typed = mix[name]()
             began = time.perf_counter()
-            found = search.search(db, index, typed, limit=20)
+            filters = [appeals.c.id > count // 2] if name.endswith("filtered") else []
+            found = search.search(db, index, typed, limit=20, filters=filters)
             timings[name].append((time.perf_counter() - began) * 1000)
             totals[name] = found.total
     every = sorted(t for values in timings.values() for t in values)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.core.notes import add_note, keys_found, notes_in
+from tests.core.notes import Note, add_note, keys_found, notes_in
 from tocsin.core import search
 
 
@@ -78,11 +78,20 @@ def test_total_counts_every_match_and_pages_follow_the_rank(database, french):
 
 
 def test_filters_on_the_desk_table_narrow_the_matches(database, french):
-    from tests.core.notes import Note
-
     with database.session() as db:
         north = add_note(db, french, title="panne", region="nord")
         add_note(db, french, title="panne", region="sud")
     with database.session() as db:
         found = search.search(db, french, "panne", filters=[Note.region == "nord"])
     assert found.total == 1 and [h.key for h in found.hits] == [north]
+
+
+def test_a_query_broader_than_the_ranking_bound_lists_newest_first(database, french, monkeypatch):
+    monkeypatch.setattr(search, "MAX_RANKED", 3)
+    with database.session() as db:
+        keys = [add_note(db, french, title="panne " * (5 - n), region="nord") for n in range(5)]
+    with database.session() as db:
+        broad = search.search(db, french, "panne", limit=2)
+        narrowed = search.search(db, french, "panne", limit=2, filters=[Note.region == "nord"])
+    assert broad.more and broad.total == 3 and [h.key for h in broad.hits] == [keys[4], keys[3]]
+    assert narrowed.more and [h.key for h in narrowed.hits] == [keys[4], keys[3]]

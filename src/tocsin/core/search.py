@@ -49,6 +49,7 @@ WEIGHTS = {"A": 1.0, "B": 0.4, "C": 0.2, "D": 0.1}
 MAX_QUERY_CHARS = 256  # a search box needs no more; longer input is cut, never refused here
 MAX_CHUNKS = 12  # words (or codes) of a query; the rest are ignored
 MAX_TERM = 64  # longest term kept: a 10 kB "word" is no word, and PostgreSQL limits lexemes to 2 kB
+MAX_RANKED = 5000  # a query matching more is listed newest first, unranked, its count stopped here
 MIN_PREFIX = 3  # shorter input matches whole terms only: a one-letter prefix would read half the index
 MAX_POSITION = 16383  # PostgreSQL keeps positions up to this; later words share it
 SNIPPET = 160  # characters of a long field shown around its first match
@@ -355,24 +356,31 @@ def rebuild(db: Session, index: SearchIndex) -> int:
 # Reading
 
 
-def matches(db: Session, index: SearchIndex, query: Query) -> Subquery:
+def matches(db: Session, index: SearchIndex, query: Query, *, ranked: bool = True) -> Subquery:
     """The rows matching ``query`` as a subquery of ``key`` and ``rank`` (higher ranks better), for a
-    desk to join to its own filtered query. ``query`` must have words (``bool(query)``)."""
+    desk to join to its own filtered query; ``ranked=False`` leaves the rank at 0 (nothing computed).
+    ``query`` must have words (``bool(query)``)."""
     if not query:
         raise ValueError("matches: the query has no words; check bool(query) first")
     dialect, storage = _storage(db, index)
     if dialect == "sqlite":
         name: Any = literal_column(index.table)
-        rank = -func.bm25(name, *WEIGHTS.values())
+        rank = -func.bm25(name, *WEIGHTS.values()) if ranked else literal_column("0.0")
         found = select(storage.c.rowid.label("key"), rank.label("rank")).where(
             name.op("MATCH")(bindparam("search_fts5", query.fts5()))
         )
     else:
         wanted = cast(bindparam("search_tsquery", query.tsquery()), TSQUERY)
-        found = select(
-            storage.c.doc_id.label("key"), func.ts_rank(storage.c.body, wanted).label("rank")
-        ).where(storage.c.body.op("@@")(wanted))
+        rank = func.ts_rank(storage.c.body, wanted) if ranked else literal_column("0.0")
+        found = select(storage.c.doc_id.label("key"), rank.label("rank")).where(
+            storage.c.body.op("@@")(wanted)
+        )
     return found.subquery(f"{index.table}_hits")
+
+
+def counted(db: Session, selected: Select[Any]) -> int:
+    """How many rows ``selected`` gives, counting no further than ``MAX_RANKED + 1``."""
+    return db.scalar(select(func.count()).select_from(selected.limit(MAX_RANKED + 1).subquery())) or 0
 
 
 @dataclass(frozen=True)
@@ -386,11 +394,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class Found:
-    """A page of results and how many rows match in all."""
+    """A page of results and how many rows match in all; past ``MAX_RANKED`` matches, ``more`` is
+    set, ``total`` stops there and the hits come newest key first rather than by rank."""
 
     query: Query
     total: int
     hits: list[Hit]
+    more: bool = False
 
 
 def search(
@@ -403,7 +413,10 @@ def search(
     filters: Sequence[ColumnElement[bool]] = (),
 ) -> Found:
     """Rows matching what was typed, best first, with highlights; ``filters`` are conditions on the
-    desk's table (joined on the key, so the engine never lists ids it then throws away)."""
+    desk's table (joined on the key only when given, so an unfiltered search never reads that table).
+
+    Counting stops at ``MAX_RANKED + 1``; a broader query is listed newest key first without ranking,
+    so its cost does not grow with the table (see ``Found.more``)."""
     if not 1 <= limit <= 1000:
         raise ValueError(f"limit: {limit} must be from 1 to 1000")
     if not 0 <= offset <= 1_000_000:
@@ -411,13 +424,36 @@ def search(
     query = parse(typed, index.language)
     if not query:
         return Found(query, 0, [])
-    hits = matches(db, index, query)
-    selected = select(index.key, hits.c.rank).join(hits, hits.c.key == index.key).where(*filters)
-    total = db.scalar(select(func.count()).select_from(selected.subquery())) or 0
-    page = db.execute(selected.order_by(hits.c.rank.desc(), index.key.desc()).limit(limit).offset(offset))
-    ranked = [(int(key), float(rank)) for key, rank in page]
+    total = counted(db, select(matches(db, index, query, ranked=False).c.key))
+    if total > MAX_RANKED:  # ranking every match of a very broad query would cost its size: newest first
+        hits = matches(db, index, query, ranked=False)
+        selected = _joined(index, hits, filters)
+        total = counted(db, selected)
+        rows = db.execute(selected.order_by(hits.c.key.desc()).limit(limit).offset(offset)).all()
+        ranked = [(int(key), float(rank)) for key, rank in rows]
+    else:  # few enough to rank all; filters then read the desk's rows by key, never its whole table
+        hits = matches(db, index, query)
+        every = [(int(key), float(rank)) for key, rank in db.execute(select(hits.c.key, hits.c.rank))]
+        if filters:
+            keys = [key for key, _ in every]
+            kept = set(db.scalars(select(index.key).where(index.key.in_(keys), *filters)))
+            every = [(key, rank) for key, rank in every if key in kept]
+        every.sort(key=lambda hit: (-hit[1], -hit[0]))
+        total, ranked = len(every), every[offset : offset + limit]
     marked = highlights(db, index, query, [key for key, _ in ranked])
-    return Found(query, total, [Hit(key, rank, marked.get(key, {})) for key, rank in ranked])
+    hits_found = [Hit(key, rank, marked.get(key, {})) for key, rank in ranked]
+    return Found(query, min(total, MAX_RANKED), hits_found, more=total > MAX_RANKED)
+
+
+def _joined(index: SearchIndex, hits: Subquery, filters: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """The matches, joined to the desk's table only when there are filters to apply there."""
+    if not filters:
+        return select(hits.c.key, hits.c.rank)
+    return (
+        select(hits.c.key, hits.c.rank)
+        .join_from(hits, index.key.table, hits.c.key == index.key)
+        .where(*filters)
+    )
 
 
 def highlights(
