@@ -270,6 +270,12 @@ def storage_ddl(dialect: str, name: str) -> list[str]:
     raise ValueError(f"dialect {dialect!r}: search supports sqlite and postgresql")
 
 
+def autogenerate_includes(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Alembic's ``include_name``: leave ``search_*`` storage (FTS5 shadow tables too) out of
+    autogenerate, which knows neither FTS5 nor the hand-written tsvector tables."""
+    return not (type_ == "table" and (name or "").startswith("search_"))
+
+
 def _storage(db: Session, index: SearchIndex) -> tuple[str, TableClause]:
     dialect = db.get_bind().dialect.name
     cols: list[ColumnClause[Any]]

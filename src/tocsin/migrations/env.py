@@ -4,16 +4,12 @@ from alembic import context
 from sqlalchemy import Connection, pool
 
 from tocsin.core.db import Base, make_engine
+from tocsin.core.search import autogenerate_includes
 from tocsin.migrations.models import import_all_models
 
 import_all_models()
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or ""
-
-
-def owned_by_search(name: str | None, type_: str, _parent_names: object) -> bool:
-    """Leave ``search_*`` storage out of autogenerate: core.search owns it (FTS5 shadow tables too)."""
-    return not (type_ == "table" and (name or "").startswith("search_"))
 
 
 def run_migrations_offline() -> None:
@@ -22,7 +18,7 @@ def run_migrations_offline() -> None:
         target_metadata=Base.metadata,
         literal_binds=True,
         render_as_batch=True,
-        include_name=owned_by_search,
+        include_name=autogenerate_includes,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -44,7 +40,7 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
-        include_name=owned_by_search,
+        include_name=autogenerate_includes,
     )
     with context.begin_transaction():
         context.run_migrations()
