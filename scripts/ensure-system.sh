@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system parts the tests use are here: Chromium (Debian package), ClamAV's daemon and tools
-# (the tests start their own clamd), libmagic, and PostgreSQL running.
+# (the tests start their own clamd), libmagic, PostgreSQL running, and for exports the Pango libraries and
+# DejaVu fonts WeasyPrint draws PDFs with, and pdftotext (poppler-utils) the tests read PDFs back with.
 # Installs what is missing; fails saying what is missing when it cannot. It never skips silently.
 set -euo pipefail
 
@@ -10,6 +11,9 @@ fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
 [ -x /usr/sbin/clamd ] || need_apt+=(clamav-daemon)
 command -v sigtool >/dev/null 2>&1 || need_apt+=(clamav)
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || need_apt+=(libmagic1)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -28,4 +32,4 @@ if ! pg_ready; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
   pg_ready || { echo "error: PostgreSQL is needed at 127.0.0.1:5432 (trust auth) and could not be started" >&2; exit 1; }
 fi
-echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(clamd --version 2>/dev/null | cut -d/ -f1), PostgreSQL on 5432"
+echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(clamd --version 2>/dev/null | cut -d/ -f1), PostgreSQL on 5432, pdftotext, Pango, DejaVu fonts"

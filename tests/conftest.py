@@ -22,7 +22,7 @@ from sqlalchemy import text
 from tests.support import drop_database, fresh_database_url
 from tocsin.core.auth import passwords
 from tocsin.core.clock import FixedClock
-from tocsin.core.config import Settings
+from tocsin.core.config import Settings, get_settings
 from tocsin.core.db import Base, Database
 from tocsin.core.migrate import upgrade
 
@@ -38,6 +38,19 @@ if not SHARED.exists():
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"tocsin test database: {os.environ.get('TOCSIN_TEST_DATABASE', 'sqlite')}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test reads its own settings: the process's cached ones are dropped before and after, and
+    any TOCSIN_ variable a test (or code it ran, such as the demo) set is put back as it was."""
+    saved = {key: value for key, value in os.environ.items() if key.startswith("TOCSIN_")}
+    get_settings.cache_clear()
+    yield
+    for key in [key for key in os.environ if key.startswith("TOCSIN_") and key not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)
+    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +69,11 @@ def migrated(tmp_path_factory: pytest.TempPathFactory, database_kind: str) -> It
 
 
 def empty_all_tables(database: Database) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    """Every table of the schema, and the search storage of every known desk's indexes."""
+    from tocsin import desks
+
+    searched = [index.table for desk in desks.load(None) for index in desk.search]
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)] + searched
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
             connection.execute(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -87,3 +89,14 @@ def sign_in(client: TestClient, database, username: str, roles: list[str]) -> st
     make_staff(database, username=username, roles=roles)
     submit_login_form(client, username)
     return csrf_of(client.get("/login").text)
+
+
+def pdf_text(pdf: bytes) -> str:
+    """A PDF's text as a reader reads it: pdftotext (poppler-utils) in drawing order, each cell's
+    wrapped lines joined by single spaces, pages split by form feeds."""
+    tool = shutil.which("pdftotext")
+    assert tool, "pdftotext is missing: run scripts/ensure-system.sh (Debian package poppler-utils)"
+    raw = subprocess.run([tool, "-raw", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    return "\f".join(
+        " ".join(page.replace("\u202f", " ").replace("\u00a0", " ").split()) for page in raw.split("\f")
+    )

@@ -79,6 +79,29 @@ def demo(
         serve_demo(port=port)
 
 
+search_app = typer.Typer(help="Full-text search indexes of the desks.", no_args_is_help=True)
+app.add_typer(search_app, name="search")
+
+
+@search_app.command("rebuild")
+def search_rebuild(
+    index: list[str] = typer.Option([], "--index", help="Only this index (repeatable); default: all."),
+) -> None:
+    """Index every existing row again (after an upgrade that adds an index, or to repair one)."""
+    from tocsin import desks
+    from tocsin.core import search
+
+    known = {i.name: i for desk in desks.load(None) for i in desk.search}
+    unknown = sorted(set(index) - set(known))
+    if unknown:
+        console.print(f"[red]error:[/] --index: unknown index(es) {unknown}; known: {sorted(known)}")
+        raise typer.Exit(2)
+    for name in index or sorted(known):
+        with database().session() as db:
+            count = search.rebuild(db, known[name])
+        console.print(f"[green]{name}[/]: {count} row(s) indexed")
+
+
 def add_desk_commands(cli: typer.Typer) -> typer.Typer:
     """Mount each known desk's commands as ``tocsin <desk> …``."""
     from tocsin import desks

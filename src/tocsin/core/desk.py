@@ -1,6 +1,6 @@
 """What a desk hands the core, in one object: its routers, tables, jobs, commands, demo data, menu,
-translations, static files, templates, time zone, language, notification kinds and the kinds of files
-it owns. Nothing else names a desk; the product's list of desks is ``tocsin.desks``."""
+translations, static files, templates, time zone, language, notification kinds, the kinds of files it
+owns and its search indexes. Nothing else names a desk; the product's list of desks is ``tocsin.desks``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core.files.store import FileKind
 from tocsin.core.scheduler import Job
+from tocsin.core.search import SearchIndex
 
 if TYPE_CHECKING:  # notify's kinds render with the web shell's formatter, which imports this module
     from tocsin.core.notify.kinds import Kind
@@ -60,6 +61,7 @@ class Desk:
     on_start: Callable[[Any], None] | None = None
     notifications: Sequence[Kind] = ()  # kinds its users may choose channels for on their profile
     file_kinds: Sequence[FileKind] = ()  # the desk objects that own files, and who may read them
+    search: Sequence[SearchIndex] = ()  # full-text indexes, rebuilt by ``tocsin search rebuild``
 
     def static_folders(self) -> dict[str, Path]:
         """URL path → folder of the desk's static files."""

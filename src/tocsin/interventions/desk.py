@@ -17,6 +17,7 @@ from tocsin.interventions.oc import pages as oc_pages
 from tocsin.interventions.oi import alerts
 from tocsin.interventions.oi import api as oi_api
 from tocsin.interventions.oi import pages as oi_pages
+from tocsin.interventions.oi.search import INTERVENTIONS
 
 HERE = Path(__file__).parent
 READERS = ("operator", "viewer")
@@ -57,6 +58,7 @@ desk = Desk(
     zone_of=configured_zone,
     notifications=[alerts.DELIVERY_FAILED, alerts.OPEN_FAILURES],
     file_kinds=[oc_imports.OUTAGE_FILES],
+    search=[INTERVENTIONS],
     nav=[
         NavLink("Interventions", "/interventions/oi/interventions", READERS, plays("OI")),
         NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tocsin.core import outbox
+from tocsin.core import outbox, search
 from tocsin.core.audit import AuditEvent
 from tocsin.core.db import affected
 from tocsin.core.scheduler import Job
@@ -24,6 +24,7 @@ from tocsin.interventions.models import (
     Rejection,
 )
 from tocsin.interventions.oc import outages
+from tocsin.interventions.oi.search import INTERVENTIONS
 
 
 def close_old_rejections(*, db: Session, now: datetime) -> str:
@@ -52,11 +53,13 @@ def purge_expired(*, db: Session, now: datetime) -> str:
     except LookupError:
         return "no configuration"
     before = now - timedelta(days=config.retention_days)
+    expired = Intervention.updated_at < before
+    search.remove_selected(db, INTERVENTIONS, keys=select(Intervention.id).where(expired))
     counts = {
         "messages": outbox.purge(db, desk="interventions", before=before),
         "inbound": _delete(db, InboundMessage, InboundMessage.received_at < before),
         "rejections": _delete(db, Rejection, Rejection.received_at < before),
-        "interventions": _delete(db, Intervention, Intervention.updated_at < before),
+        "interventions": _delete(db, Intervention, expired),
         "received": _delete(db, ReceivedIntervention, ReceivedIntervention.debut < before),
         "line_cuts": _delete(db, LineCut, LineCut.cut_at < before),
         "outage_imports": _delete(db, OutageImport, OutageImport.at < before),  # their files follow them

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import Connection, pool
 
 from tocsin.core.db import Base, make_engine
+from tocsin.core.search import autogenerate_includes
 from tocsin.migrations.models import import_all_models
 
 import_all_models()
@@ -12,7 +13,13 @@ url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=url, target_metadata=Base.metadata, literal_binds=True, render_as_batch=True)
+    context.configure(
+        url=url,
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_name=autogenerate_includes,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -29,7 +36,11 @@ def run_migrations_online() -> None:
 
 def _run(connection: Connection) -> None:
     context.configure(
-        connection=connection, target_metadata=Base.metadata, render_as_batch=True, compare_type=True
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=True,
+        compare_type=True,
+        include_name=autogenerate_includes,
     )
     with context.begin_transaction():
         context.run_migrations()

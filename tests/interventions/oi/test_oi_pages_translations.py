@@ -27,6 +27,7 @@ def used_texts() -> set[str]:
     texts |= set(oi_pages.OUTCOMES.values()) | set(oi_pages.STATUSES.values())
     code = (SOURCE / "oi/pages.py").read_text()
     texts |= {a or b for a, b in MESSAGE.findall(code)}
+    texts |= {m.group(2) for m in TEXT.finditer(code)}  # export headers and titles
     return texts
 
 

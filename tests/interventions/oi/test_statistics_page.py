@@ -43,18 +43,30 @@ def test_default_period_is_the_last_thirty_days(client, database, data):
     assert 'value="2026-10-22"' in page and 'value="2026-11-20"' in page
 
 
-def test_csv_exports(client, database, data):
+def test_csv_exports_in_the_readers_language(client, database, data):
     sign_in(client, database, "olive", ["operator"])
-    per_day = client.get(f"{PAGE}/per_day.csv", params=PERIOD)
+    english = PERIOD | {"lang": "en"}
+    per_day = client.get(f"{PAGE}/per_day.csv", params=english)
     assert per_day.headers["content-type"].startswith("text/csv")
     assert "attachment" in per_day.headers["content-disposition"]
-    assert per_day.text == "day,interventions\n2026-11-19,1\n2026-11-20,2\n2026-11-21,0\n"
-    summary = client.get(f"{PAGE}/summary.csv", params=PERIOD).text
-    assert summary.splitlines()[1] == "2026-11-19,2026-11-21,3,1,0.3333,1200"
-    delays = client.get(f"{PAGE}/delay_per_do.csv", params=PERIOD).text
-    assert delays == "code_do,median_hd_to_m1_s,interventions_with_m1\nDOXX,900,2\nOCBB,5400,1\n"
-    assert client.get(f"{PAGE}/per_pm.csv", params=PERIOD).text == "pm,interventions\nPM-1,2\nPM-2,1\n"
+    assert per_day.text == (
+        "Day,Interventions,Non-working day\n2026-11-19,1,\n2026-11-20,2,\n2026-11-21,0,Weekend\n"
+    )
+    summary = client.get(f"{PAGE}/summary.csv", params=english).text.splitlines()
+    assert summary[0].startswith("From,Until,Interventions,") and summary[0].endswith(
+        ",Average per working day"
+    )
+    assert summary[1] == "2026-11-19,2026-11-21,3,1,0.3333,1200,2,1.5"
+    delays = client.get(f"{PAGE}/delay_per_do.csv", params=english).text
+    assert (
+        delays
+        == "DO,Median delay from HD to receipt of M1 (s),Interventions with an M1\nDOXX,900,2\nOCBB,5400,1\n"
+    )
+    assert client.get(f"{PAGE}/per_pm.csv", params=english).text == "PM,Interventions\nPM-1,2\nPM-2,1\n"
+    french = client.get(f"{PAGE}/per_day.csv", params=PERIOD | {"lang": "fr"}).text
+    assert french.splitlines()[0] == "Jour,Interventions,Jour non ouvré" and french.endswith(",Week-end\n")
     assert client.get(f"{PAGE}/secrets.csv").status_code == 404
+    assert client.get(f"{PAGE}/per_day.docx", params=PERIOD).status_code == 404
 
 
 def test_chart_is_a_png(client, database, data):

@@ -8,7 +8,9 @@ are local days.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,10 +20,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from tocsin.core import audit, auth, outbox
-from tocsin.core.exports import csv_text
+from tocsin.core import audit, auth, outbox, search
+from tocsin.core.exports import FORMATS, Table, export
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions.config import DEFAULT_TIMEZONE
 from tocsin.interventions.flows import DESK, PATHS
@@ -36,6 +39,7 @@ from tocsin.interventions.models import (
     Rejection,
 )
 from tocsin.interventions.oi import stats as desk_stats
+from tocsin.interventions.oi.search import INTERVENTIONS, values_of
 
 router = APIRouter(prefix="/interventions/oi", include_in_schema=False)
 
@@ -85,6 +89,8 @@ STATUSES = {
     outbox.CLOSED: "closed",
 }
 STATS_TABLES = ("summary", "per_day", "per_pm", "per_do", "delay_per_do")
+MAX_SEARCH_CHARS = 200
+MAX_EXPORT_ROWS = 5000  # a list export past this is cut (the page says so): filter or search first
 
 
 def desk_zone(request: Request, db: Session) -> ZoneInfo:
@@ -118,32 +124,42 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 # Interventions list
 
 
-@router.get("/interventions", response_class=HTMLResponse)
-def interventions_list(
-    request: Request,
-    pm: str = "",
-    since: str = "",
-    until: str = "",
-    do: str = "",
-    status: str = "",
-    flag: str = "",
-    page: str = "1",
-    user: auth.StaffUser = Depends(READERS),
-    db: Session = DB,
-) -> Response:
-    """Interventions, newest start first, filtered by PM, local days, DO, status and flag."""
+@dataclass
+class Selection:
+    """The interventions a list's filters and search pick, in the list's order."""
+
+    inputs: Inputs
+    query: Any
+    order: list[Any]
+    filters: dict[str, str]
+    words: search.Query
+    zone: ZoneInfo
+
+
+def _selection(request: Request, db: Session, params: dict[str, str]) -> Selection:
+    """Read the list's filters and search box; build the query (searched rows ranked first)."""
     zone = desk_zone(request, db)
     inputs = Inputs(request, zone)
-    first, last = inputs.day("since", since), inputs.day("until", until)
+    first, last = inputs.day("since", params["since"]), inputs.day("until", params["until"])
     inputs.order("until", first, last)
-    status = inputs.choice("status", status, ("started", "ended"), "Choose started or ended.")
-    flag = inputs.choice("flag", flag, INTERVENTION_FLAGS, "Choose a flag from the list.")
-    number = inputs.page(page)
+    status = inputs.choice("status", params["status"], ("started", "ended"), "Choose started or ended.")
+    flag = inputs.choice("flag", params["flag"], INTERVENTION_FLAGS, "Choose a flag from the list.")
+    typed = params["q"]
+    words = search.parse(typed, INTERVENTIONS.language)
+    if len(typed) > MAX_SEARCH_CHARS:
+        inputs.fail("q", "Type at most {n} characters.", n=MAX_SEARCH_CHARS)
+    elif typed.strip() and not words:
+        inputs.fail("q", "Type at least one letter or digit to search.")
     query = select(Intervention)
-    if pm:
-        query = query.where(Intervention.pm == pm.strip())
-    if do:
-        query = query.where(Intervention.code_do == do.strip().upper())
+    order = [Intervention.debut.desc(), Intervention.id.desc()]
+    if words and not inputs.errors:
+        hits = search.matches(db, INTERVENTIONS, words)
+        query = query.join(hits, hits.c.key == Intervention.id)
+        order = [hits.c.rank.desc(), *order]
+    if params["pm"]:
+        query = query.where(Intervention.pm == params["pm"].strip())
+    if params["do"]:
+        query = query.where(Intervention.code_do == params["do"].strip().upper())
     if first:
         query = query.where(Intervention.debut >= local_day_start(first, zone))
     if last:
@@ -154,10 +170,34 @@ def interventions_list(
         )
     if flag:
         query = query.where(cast(Intervention.flags, String).like(f'%"{flag}"%'))
-    filters = {"pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
-    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pager = Pager(number, total, filters)
-    rows = [] if inputs.errors else _list_rows(db, query, pager)
+    filters = {**params, "status": status, "flag": flag}
+    return Selection(inputs, query, order, filters, words, zone)
+
+
+@router.get("/interventions", response_class=HTMLResponse)
+def interventions_list(
+    request: Request,
+    q: str = "",
+    pm: str = "",
+    since: str = "",
+    until: str = "",
+    do: str = "",
+    status: str = "",
+    flag: str = "",
+    page: str = "1",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = DB,
+) -> Response:
+    """Interventions, newest start first (best match first when searching), filtered by PM, local
+    days, DO, status and flag, with references, PM, PBO and PTO searched and their matches marked."""
+    params = {"q": q, "pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
+    chosen = _selection(request, db, params)
+    inputs = chosen.inputs
+    number = inputs.page(page)
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(chosen.query.subquery())) or 0
+    pager = Pager(number, total, chosen.filters)
+    rows = [] if inputs.errors else _list_rows(db, chosen, offset=pager.offset, limit=pager.size)
+    exports = urlencode({k: v for k, v in chosen.filters.items() if v})
     return render(
         request,
         "oi/interventions.html",
@@ -165,24 +205,87 @@ def interventions_list(
         errors=inputs.errors,
         rows=rows,
         pager=pager,
-        filters=filters,
+        filters=chosen.filters,
+        searching=bool(chosen.words) and not inputs.errors,
+        exports=exports,
+        export_limit=MAX_EXPORT_ROWS,
         pms=list(db.scalars(select(PM.ref).order_by(PM.ref))),
         dos=_do_codes(db),
         flag_choices=INTERVENTION_FLAGS,
         current="interventions",
-        **formatters(zone),
+        **formatters(chosen.zone),
     )
 
 
-def _list_rows(db: Session, query: Any, pager: Pager) -> list[dict[str, Any]]:
-    """The page's interventions with their OC and impact counts (three queries in all)."""
-    page = list(
-        db.scalars(
-            query.order_by(Intervention.debut.desc(), Intervention.id.desc())
-            .offset(pager.offset)
-            .limit(pager.size)
+@router.get("/interventions.{kind}")
+def interventions_export(
+    request: Request,
+    kind: str,
+    q: str = "",
+    pm: str = "",
+    since: str = "",
+    until: str = "",
+    do: str = "",
+    status: str = "",
+    flag: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = DB,
+) -> Response:
+    """What the list's filters and search select, as CSV, XLSX or PDF (at most ``MAX_EXPORT_ROWS``)."""
+    if kind not in FORMATS:
+        raise HTTPException(404, shell_of(request).gettext(request, "No such export format."))
+    params = {"q": q, "pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
+    chosen = _selection(request, db, params)
+    if chosen.inputs.errors:
+        raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in chosen.inputs.errors))
+    total = db.scalar(select(func.count()).select_from(chosen.query.subquery())) or 0
+    rows = _list_rows(db, chosen, offset=0, limit=MAX_EXPORT_ROWS)
+    _ = partial(shell_of(request).gettext, request)
+    header = [
+        "Ref_Interv_OI",
+        "Ref_Interv_DO",
+        _("DO"),
+        _("PM"),
+        _("Start"),
+        _("End"),
+        _("Flags"),
+        "PBO",
+        "PTO",
+    ]
+    header += [_("OCs notified"), _("OCs acknowledged"), _("Impacted customers")]
+    body = []
+    for row in rows:
+        i = row["item"]
+        flags = ", ".join(_(FLAGS[f][0]) if f in FLAGS else f for f in i.flags)
+        codes = values_of(i)
+        body.append(
+            [i.ref_oi, i.ref_do, i.code_do, i.pm, i.debut, i.fin, flags, ", ".join(codes["pbo"])]
+            + [", ".join(codes["pto"]), row["notified"], row["acknowledged"], row["impacted"]]
         )
+    notes = [f"{_(label)}: {value}" for label, value in _described(chosen.filters)]
+    notes.append(_("Times are in {zone}.").format(zone=chosen.zone.key))
+    if total > len(rows):
+        notes.append(
+            _("The first {n} of {total} interventions, in the list's order.").format(n=len(rows), total=total)
+        )
+    table = Table(
+        _("Interventions"), header, body, notes=notes, zone=chosen.zone, made_at=shell_of(request).clock()
     )
+    stamp = shell_of(request).clock().astimezone(chosen.zone).strftime("%Y%m%d-%H%M")
+    return export(table, kind=kind, name=f"interventions-{stamp}", lang=request.state.lang).response()
+
+
+def _described(filters: dict[str, str]) -> list[tuple[str, str]]:
+    """The filters in use, as (label, value) for an export's notes."""
+    labels = {"q": "Search", "pm": "PM", "since": "Start from (day)", "until": "Start until (day)"}
+    labels |= {"do": "DO", "status": "Status", "flag": "Flag"}
+    return [(labels[k], v) for k, v in filters.items() if v and k in labels]
+
+
+def _list_rows(db: Session, chosen: Selection, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    """A slice of the interventions with their OC and impact counts and search marks (four queries)."""
+    page = list(db.scalars(chosen.query.order_by(*chosen.order).offset(offset).limit(limit)))
+    marks = search.highlights(db, INTERVENTIONS, chosen.words, [i.id for i in page]) if chosen.words else {}
     refs = [i.ref_oi for i in page]
     notified: dict[str, set[str]] = {r: set() for r in refs}
     acknowledged: dict[str, set[str]] = {r: set() for r in refs}
@@ -207,6 +310,7 @@ def _list_rows(db: Session, query: Any, pager: Pager) -> list[dict[str, Any]]:
             "notified": len(notified[i.ref_oi]),
             "acknowledged": len(acknowledged[i.ref_oi]),
             "impacted": counted.get(i.id, 0),
+            "marks": marks.get(i.id, {}),
         }
         for i in page
     ]
@@ -544,8 +648,11 @@ def statistics_page(
         until=until or last.isoformat(),
         query=query,
         tables=STATS_TABLES,
+        kinds=FORMATS,
         duration=duration,
         percent=percent,
+        non_working=partial(_non_working, figures, _=partial(shell_of(request).gettext, request)),
+        number=Formatter(request.state.lang, inputs.zone).number,
         current="statistics",
         **formatters(inputs.zone),
     )
@@ -593,7 +700,8 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     days = [d for d, _ in figures.per_day]
-    axes.bar(days, [n for _, n in figures.per_day], color="#0b5cad")  # type: ignore[arg-type]
+    colours = ["#9aa5b1" if d in figures.closed else "#0b5cad" for d in days]  # non-working days grey
+    axes.bar(days, [n for _, n in figures.per_day], color=colours)  # type: ignore[arg-type]
     axes.set_title(title)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.autofmt_xdate()
@@ -603,51 +711,67 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     return buffer.getvalue()
 
 
-@router.get("/statistics/{table}.csv")
-def statistics_csv(
+@router.get("/statistics/{table}.{kind}")
+def statistics_export(
     request: Request,
     table: str,
+    kind: str,
     since: str = "",
     until: str = "",
     user: auth.StaffUser = Depends(READERS),
     db: Session = DB,
 ) -> Response:
-    """One statistics table as CSV (UTF-8, comma-separated, header row)."""
-    if table not in STATS_TABLES:
+    """One statistics table as CSV, XLSX or PDF, headers in the reader's language."""
+    if table not in STATS_TABLES or kind not in FORMATS:
         raise HTTPException(404, shell_of(request).gettext(request, "No such table."))
     inputs, first, last = _stats_period(request, db, since, until)
     if inputs.errors:
         raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
     figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
-    text = csv_text(csv_rows(figures, table))
-    name = f"interventions-{table}-{first}-{last}.csv"
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    exported = stats_table(figures, table, partial(shell_of(request).gettext, request))
+    exported = Table(
+        exported.title,
+        exported.header,
+        exported.rows,
+        notes=exported.notes,
+        zone=inputs.zone,
+        made_at=shell_of(request).clock(),
     )
+    name = f"interventions-{table}-{first}-{last}"
+    return export(exported, kind=kind, name=name, lang=request.state.lang).response()
 
 
-def csv_rows(figures: desk_stats.Stats, table: str) -> list[list[Any]]:
-    """Header and rows of one table; delays in seconds so spreadsheets can compute with them."""
+def stats_table(figures: desk_stats.Stats, table: str, _: Any) -> Table:
+    """One table's title, header and rows; delays in seconds so spreadsheets can compute with them."""
 
-    def seconds(value: timedelta | None) -> Any:
-        return "" if value is None else int(round(value.total_seconds()))
+    def seconds(value: timedelta | None) -> int | None:
+        return None if value is None else int(round(value.total_seconds()))
 
+    period = _("Interventions whose start (HD) falls between {since} and {until}.")
+    notes = [period.format(since=figures.since.isoformat(), until=figures.until.isoformat())]
     if table == "summary":
-        share = "" if figures.impacted_share is None else f"{float(figures.impacted_share):.4f}"
-        return [
-            ["since", "until", "interventions", "with_impacted_customers", "share", "median_hd_to_m1_s"],
-            [figures.since, figures.until, figures.total, figures.with_impacts, share]
-            + [seconds(figures.median_delay)],
-        ]
+        share = None if figures.impacted_share is None else round(float(figures.impacted_share), 4)
+        average = None if figures.per_working_day is None else round(float(figures.per_working_day), 2)
+        header = [_("From"), _("Until"), _("Interventions"), _("With at least one counted impacted customer")]
+        header += [_("Share"), _("Median delay from HD to receipt of M1 (s)"), _("Working days")]
+        header += [_("Average per working day")]
+        row = [figures.since, figures.until, figures.total, figures.with_impacts, share]
+        row += [seconds(figures.median_delay), figures.working_days, average]
+        return Table(_("Summary"), header, [row], notes=notes)
     if table == "per_day":
-        return [["day", "interventions"], *[[d.isoformat(), n] for d, n in figures.per_day]]
+        header = [_("Day"), _("Interventions"), _("Non-working day")]
+        rows = [[day, n, _non_working(figures, day, _)] for day, n in figures.per_day]
+        return Table(_("Interventions per day"), header, rows, notes=notes)
     if table == "per_pm":
-        return [["pm", "interventions"], *[list(r) for r in figures.per_pm]]
+        return Table(_("Interventions per PM"), [_("PM"), _("Interventions")], figures.per_pm, notes=notes)
     if table == "per_do":
-        return [["code_do", "interventions"], *[list(r) for r in figures.per_do]]
-    return [
-        ["code_do", "median_hd_to_m1_s", "interventions_with_m1"],
-        *[[code, seconds(delay), n] for code, delay, n in figures.delay_per_do],
-    ]
+        return Table(_("Interventions per DO"), [_("DO"), _("Interventions")], figures.per_do, notes=notes)
+    header = [_("DO"), _("Median delay from HD to receipt of M1 (s)"), _("Interventions with an M1")]
+    rows = [[code, seconds(delay), n] for code, delay, n in figures.delay_per_do]
+    return Table(_("Median delay from HD to receipt of M1, per DO"), header, rows, notes=notes)
+
+
+def _non_working(figures: desk_stats.Stats | None, day: date, _: Any) -> str:
+    """Why a day is not worked (a holiday's name, or "Weekend"), or empty for a working day."""
+    why = figures.closed.get(day) if figures else None
+    return "" if why is None else _("Weekend") if why == "weekend" else why

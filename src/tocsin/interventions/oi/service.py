@@ -27,6 +27,7 @@ from tocsin.interventions.models import (
     InboundMessage,
     Intervention,
 )
+from tocsin.interventions.oi.search import index_intervention
 from tocsin.interventions.schemas import (
     DO_LABELS,
     M5_LABELS,
@@ -156,6 +157,7 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
     kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
     flows.fan_out(db, intervention, kinds=kinds, config=config, now=now, new=True)
     _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
+    index_intervention(db, intervention)
     return intervention
 
 
@@ -173,6 +175,7 @@ def _second_m1(
     intervention.flags = quality_flags(intervention, config) + ["modified"]
     flows.fan_out(db, intervention, kinds=["M2"], config=config, now=now)
     _audit(db, intervention, "interventions.modified_M1", now)
+    index_intervention(db, intervention)
     return "modified"
 
 
@@ -190,6 +193,7 @@ def _second_m3(
     intervention.flags = quality_flags(intervention, config) + extra
     flows.fan_out(db, intervention, kinds=["M4"], config=config, now=now)
     _audit(db, intervention, "interventions.ended" if first_end else "interventions.modified_M3", now)
+    index_intervention(db, intervention)
     return "completed" if first_end else "modified"
 
 

@@ -2,7 +2,8 @@
 median delay between the start of work (HD, Debut_Inter) and the receipt of M1.
 
 One query for the interventions of the period and one for those with a counted impacted customer;
-the rest is plain Python on those rows, so the figures are easy to check by hand.
+the rest is plain Python on those rows, so the figures are easy to check by hand. Days are marked
+working or not by France's calendar (``core.calendar``), which also gives the average per working day.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tocsin.core.calendar import Calendar, OutsideCalendar, calendar
 from tocsin.interventions.models import Impact, ImpactReport, Intervention
+
+COUNTRY = "fr"  # E-Intervention is the French fibre operators' protocol
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,20 @@ class Stats:
     with_impacts: int = 0
     median_delay: timedelta | None = None
     delay_per_do: list[tuple[str, timedelta, int]] = field(default_factory=list)
+    closed: dict[date, str] = field(default_factory=dict)  # non-working days: holiday name or "weekend"
+    working_days: int | None = None  # None when the calendar does not cover the whole period
+    on_working_days: int = 0
+    calendar_gap: str | None = None  # why the calendar could not mark the period
 
     @property
     def impacted_share(self) -> Fraction | None:
         """Share of interventions with at least one counted impacted customer (None when none)."""
         return Fraction(self.with_impacts, self.total) if self.total else None
+
+    @property
+    def per_working_day(self) -> Fraction | None:
+        """Interventions started on working days, per working day of the period."""
+        return Fraction(self.on_working_days, self.working_days) if self.working_days else None
 
 
 def local_bounds(since: date, until: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -66,7 +79,7 @@ def statistics(*, db: Session, since: date, until: date, zone: ZoneInfo) -> Stat
     ).where(Intervention.debut >= start, Intervention.debut < end)
     rows = [Row(*r) for r in db.execute(query)]
     impacted = _with_counted_impacts(db, [r.id for r in rows])
-    return summarise(rows, impacted, since=since, until=until, zone=zone)
+    return summarise(rows, impacted, since=since, until=until, zone=zone, days_off=calendar(COUNTRY))
 
 
 def _with_counted_impacts(db: Session, ids: list[int]) -> set[int]:
@@ -81,9 +94,25 @@ def _with_counted_impacts(db: Session, ids: list[int]) -> set[int]:
     return set(db.scalars(query))
 
 
-def summarise(rows: list[Row], impacted: set[int], *, since: date, until: date, zone: ZoneInfo) -> Stats:
-    """The figures from the rows alone (no I/O)."""
+def summarise(
+    rows: list[Row],
+    impacted: set[int],
+    *,
+    since: date,
+    until: date,
+    zone: ZoneInfo,
+    days_off: Calendar | None = None,
+) -> Stats:
+    """The figures from the rows alone (no I/O); ``days_off`` marks the non-working days."""
     days = Counter(r.debut.astimezone(zone).date() for r in rows)
+    every_day = _days(since, until)
+    closed: dict[date, str] = {}
+    gap = None
+    if days_off is not None:
+        try:
+            closed = {d: why for d in every_day if (why := days_off.why_not_working(d)) is not None}
+        except OutsideCalendar as error:
+            closed, gap = {}, error.reason
     delays: dict[str, list[timedelta]] = defaultdict(list)
     for row in rows:
         if row.m1_at is not None:
@@ -93,12 +122,16 @@ def summarise(rows: list[Row], impacted: set[int], *, since: date, until: date, 
         since=since,
         until=until,
         total=len(rows),
-        per_day=[(day, days.get(day, 0)) for day in _days(since, until)],
+        per_day=[(day, days.get(day, 0)) for day in every_day],
         per_pm=_ranked(Counter(r.pm for r in rows)),
         per_do=_ranked(Counter(r.code_do for r in rows)),
         with_impacts=sum(1 for r in rows if r.id in impacted),
         median_delay=_median(every_delay),
         delay_per_do=[(code, _median_of(v), len(v)) for code, v in sorted(delays.items())],
+        closed=closed,
+        working_days=None if days_off is None or gap else len(every_day) - len(closed),
+        on_working_days=sum(n for day, n in days.items() if since <= day <= until and day not in closed),
+        calendar_gap=gap,
     )
 
 
