@@ -62,7 +62,7 @@ def test_a_refusal_is_translated_for_a_french_page(web, database, csrf):
         json=good_start(natures=[{"nature": 3}]),
         headers={"X-CSRF-Token": csrf, "Accept-Language": "fr"},
     )
-    assert reply.json()["message"] == "AUCUNE ACTION n'est permis qu'à la fin"
+    assert reply.json()["message"] == "AUCUNE ACTION n’est permis qu’à la fin"
 
 
 def test_an_end_before_the_start_names_ended_at(web, database, csrf):

@@ -61,7 +61,7 @@ def test_a_bad_correction_is_shown_naming_the_field(web, database, clock):
     reply = web.post(f"{PAGE}/{ref}?lang=fr", data=form)
     assert reply.status_code == 400
     assert f'href="#{ref}-pm"' in reply.text
-    assert "ce PM n&#39;est pas dans notre référentiel" in reply.text
+    assert "ce PM n’est pas dans notre référentiel" in reply.text
     assert len(outbox_messages(database)) == 1
 
 

@@ -1,0 +1,17 @@
+"""French translations use the typographic apostrophe (l’OI, n’est), as French readers expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+SOURCE = Path(__file__).resolve().parents[2] / "src" / "tocsin"
+
+
+def test_no_french_translation_uses_a_straight_apostrophe():
+    found = []
+    for po in sorted(SOURCE.glob("**/locales/fr/LC_MESSAGES/*.po")):
+        with po.open("rb") as handle:
+            found += [f"{po.name}: {m.string}" for m in read_po(handle) if m.id and "'" in str(m.string)]
+    assert found == []
