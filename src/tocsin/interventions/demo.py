@@ -18,7 +18,7 @@ from tocsin.core import orgs, outbox
 from tocsin.core.auth import StaffUser
 from tocsin.interventions.config import apply_config, read_config
 from tocsin.interventions.do import service as declarations
-from tocsin.interventions.models import ReceivedIntervention, Rejection
+from tocsin.interventions.models import M5State, ReceivedIntervention, Rejection
 from tocsin.interventions.oc import outages
 from tocsin.interventions.oc import service as oc_rules
 from tocsin.interventions.oi import service
@@ -182,7 +182,7 @@ def _oc_flow(db: Session, start: datetime, now: datetime) -> int:
     ]
     outages.add_cuts(db=db, cuts=cuts, now=now, actor="demo")
     received = db.scalar(select(ReceivedIntervention).where(ReceivedIntervention.fin.is_not(None)))
-    if received is not None and received.m5_state == "none":
+    if received is not None and received.m5_state == M5State.NONE:
         outages.queue_m5(db=db, received=received, now=now, actor="demo")
     return len(db.scalars(select(ReceivedIntervention.id)).all())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,32 @@ from tocsin.core.db import Base, JSONDoc, UTCDateTime
 
 CODE = String(4)
 REF = String(50)
+
+
+class DeclarationState(StrEnum):
+    """Where a DO declaration's M1 or M3 stands."""
+
+    NONE = "none"  # not sent (no end yet, for M3)
+    QUEUED = "queued"
+    OK = "ok"  # the OI accepted it
+    KO = "ko"  # the OI refused it: correctable for a while
+    FAILED = "failed"  # not delivered after every retry
+    CLOSED = "closed"  # refused and not corrected in time
+    REPLACED = "replaced"  # a refused M1 made good by the M3 that followed
+
+
+class M5State(StrEnum):
+    """Where the OC's M5 for an intervention stands."""
+
+    NONE = "none"
+    SENT = "sent"
+    OK = "ok"
+    KO = "ko"
+    FAILED = "failed"
+
+
+def _one_of(column: str, states: type[StrEnum]) -> CheckConstraint:
+    return CheckConstraint(f"{column} IN {tuple(s.value for s in states)!r}", name=f"{column}_known")
 
 
 class DeskConfig(Base):
@@ -176,7 +203,7 @@ class ReceivedIntervention(Base):
     """OC side: an intervention announced to us by an OI (M2, then M4)."""
 
     __tablename__ = "iv_received"
-    __table_args__ = (UniqueConstraint("code_oi", "ref_oi"),)
+    __table_args__ = (UniqueConstraint("code_oi", "ref_oi"), _one_of("m5_state", M5State))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_oi: Mapped[str] = mapped_column(CODE)
@@ -189,7 +216,7 @@ class ReceivedIntervention(Base):
     m4_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     digest: Mapped[str] = mapped_column(String(64))
     receipts: Mapped[int] = mapped_column(Integer, default=1)
-    m5_state: Mapped[str] = mapped_column(String(20), default="none")
+    m5_state: Mapped[str] = mapped_column(String(20), default=M5State.NONE)
     m5_message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     m5_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -245,7 +272,11 @@ class Declaration(Base):
     """DO side: one presence of a technician at a PM, declared to the OI as M1 then M3."""
 
     __tablename__ = "iv_declaration"
-    __table_args__ = (CheckConstraint("fin IS NULL OR fin >= debut", name="end_after_start"),)
+    __table_args__ = (
+        CheckConstraint("fin IS NULL OR fin >= debut", name="end_after_start"),
+        _one_of("m1_state", DeclarationState),
+        _one_of("m3_state", DeclarationState),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref_do: Mapped[str] = mapped_column(REF, unique=True)
@@ -258,8 +289,8 @@ class Declaration(Base):
     # The technician's team when declaring: supervisors see the declarations of their teams only.
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    m1_state: Mapped[str] = mapped_column(String(10), default="none")
-    m3_state: Mapped[str] = mapped_column(String(10), default="none")
+    m1_state: Mapped[str] = mapped_column(String(10), default=DeclarationState.NONE)
+    m3_state: Mapped[str] = mapped_column(String(10), default=DeclarationState.NONE)
     ref_oi: Mapped[str | None] = mapped_column(REF, nullable=True)
     last_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_description: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -4,6 +4,7 @@ credentials we present to partners."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text
@@ -11,13 +12,31 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.core.db import Base, JSONDoc, UTCDateTime
 
-PENDING, DELIVERED, REJECTED, FAILED, CLOSED = "pending", "delivered", "rejected", "failed", "closed"
-STATUSES = (PENDING, DELIVERED, REJECTED, FAILED, CLOSED)
+
+class Status(StrEnum):
+    """Where a message stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    HTTP = "http"
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+PENDING, DELIVERED, REJECTED, FAILED, CLOSED = Status
+STATUSES = tuple(status.value for status in Status)
 # What one attempt concluded: RETRY (worth another try on the schedule) and TECHNICAL (our own set-up
 # failed, e.g. a channel with no gateway configured: the message fails at once) join the final ones.
 RETRY, TECHNICAL = "retry", "technical"
-HTTP, EMAIL, SMS, PUSH = "http", "email", "sms", "push"
-CHANNELS = (HTTP, EMAIL, SMS, PUSH)
+HTTP, EMAIL, SMS, PUSH = Channel
+CHANNELS = tuple(channel.value for channel in Channel)
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 

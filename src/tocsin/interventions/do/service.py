@@ -22,7 +22,7 @@ from tocsin.core.errors import Conflict, DomainError, NotFound
 from tocsin.core.orgs import Scope
 from tocsin.interventions import flows
 from tocsin.interventions.config import current
-from tocsin.interventions.models import PM, Declaration, DeskConfig, Partner
+from tocsin.interventions.models import PM, Declaration, DeclarationState, DeskConfig, Partner
 from tocsin.interventions.oi import service as oi_rules
 from tocsin.interventions.schemas import (
     DO_LABELS,
@@ -39,7 +39,14 @@ REFERENCE = re.compile(r"^[0-9A-Z_-]{1,50}$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 LIMITS = {"PBO": 100, "PTO": 50}
 NATURES = {1: 1, 2: 2, 3: 3, 4: 4, "1": 1, "2": 2, "3": 3, "4": 4}
-QUEUED, OK, KO, FAILED, CLOSED, REPLACED = "queued", "ok", "ko", "failed", "closed", "replaced"
+QUEUED, OK, KO, FAILED, CLOSED, REPLACED = (
+    DeclarationState.QUEUED,
+    DeclarationState.OK,
+    DeclarationState.KO,
+    DeclarationState.FAILED,
+    DeclarationState.CLOSED,
+    DeclarationState.REPLACED,
+)
 
 
 def start(
@@ -72,7 +79,7 @@ def start(
         org_id=team,
         created_at=now,
         m1_state=QUEUED,
-        m3_state="none",
+        m3_state=DeclarationState.NONE,
     )
     try:
         with db.begin_nested():
@@ -150,7 +157,8 @@ def record_answer(db: Session, message: outbox.OutboxMessage, outcome: str, body
         return
     at = message.finished_at or datetime.now(UTC)
     answer = body if isinstance(body, dict) else {}
-    state = {outbox.DELIVERED: OK, outbox.REJECTED: KO}.get(outcome, FAILED)
+    states: dict[str, DeclarationState] = {outbox.DELIVERED: OK, outbox.REJECTED: KO}
+    state = states.get(outcome, FAILED)
     if state == KO and not answer:
         answer = {"Description_Reponse": f"HTTP {message.last_status_code}"}
     apply_answer(db, declaration, message.kind, state, answer, at)

@@ -25,7 +25,7 @@ from tocsin.core.db import affected
 from tocsin.core.errors import Conflict, DomainError
 from tocsin.interventions import flows
 from tocsin.interventions.config import current
-from tocsin.interventions.models import DeskConfig, LineCut, Partner, ReceivedIntervention
+from tocsin.interventions.models import DeskConfig, LineCut, M5State, Partner, ReceivedIntervention
 from tocsin.interventions.schemas import format_instant
 
 UNKNOWN = "inconnu"
@@ -350,12 +350,12 @@ def m5_refusal(
         return "This deployment is not configured as an OC."
     if received.fin is None:
         return "The intervention has not ended yet (no M4): M5 waits for it."
-    if received.m5_state == "sent":
+    if received.m5_state == M5State.SENT:
         return "An M5 is already on its way to the OI."
-    if received.m5_state == "ok":
+    if received.m5_state == M5State.OK:
         return "The OI has already accepted the M5 of this intervention."
     limit = (received.m5_sent_at or now) + timedelta(hours=config.ko_resend_hours)
-    if received.m5_state == "ko" and now > limit:
+    if received.m5_state == M5State.KO and now > limit:
         return "The OI rejected this M5 too long ago: the time allowed for a corrected re-send has passed."
     partner = db.get(Partner, received.code_oi)
     if partner is None or not partner.url:
@@ -376,7 +376,7 @@ def queue_m5(
     claimed = db.execute(
         update(ReceivedIntervention)
         .where(ReceivedIntervention.id == received.id, ReceivedIntervention.m5_state == received.m5_state)
-        .values(m5_state="sent", m5_sent_at=now)
+        .values(m5_state=M5State.SENT, m5_sent_at=now)
     )
     if affected(claimed) != 1:
         raise Conflict("Another M5 for this intervention was queued at the same time.", field="m5")
@@ -414,7 +414,11 @@ def m5_answered(db: Session, message: outbox.OutboxMessage, outcome: str, body: 
     if received is None:
         return
     accepted = not isinstance(body, dict) or body.get("Code_Reponse", 0) == 0
-    states = {outbox.DELIVERED: "ok" if accepted else "ko", outbox.REJECTED: "ko", outbox.FAILED: "failed"}
+    states: dict[str, M5State] = {
+        outbox.DELIVERED: M5State.OK if accepted else M5State.KO,
+        outbox.REJECTED: M5State.KO,
+        outbox.FAILED: M5State.FAILED,
+    }
     received.m5_state = states[outcome]
     received.m5_sent_at = message.finished_at
 
@@ -440,7 +444,7 @@ def send_due_m5(*, db: Session, now: datetime, batch: int = 500) -> str:
         return "flow 3 not used"
     query = (
         select(ReceivedIntervention)
-        .where(ReceivedIntervention.m5_state == "none", ReceivedIntervention.fin <= now)
+        .where(ReceivedIntervention.m5_state == M5State.NONE, ReceivedIntervention.fin <= now)
         .order_by(ReceivedIntervention.fin)
         .limit(batch)
     )

@@ -23,11 +23,11 @@ from tocsin.core.web import DB, check_csrf, require_staff, shell_of
 from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions.config import DEFAULT_TIMEZONE, current
-from tocsin.interventions.models import DeskConfig, LineCut, OutageImport, ReceivedIntervention
+from tocsin.interventions.models import DeskConfig, LineCut, M5State, OutageImport, ReceivedIntervention
 from tocsin.interventions.oc import imports, outages
 
 router = APIRouter(prefix="/interventions/oc", include_in_schema=False)
-M5_STATES = ("none", "sent", "ok", "ko", "failed")
+M5_STATES = tuple(state.value for state in M5State)
 STAGES = ("started", "ended")
 RECENT_CUTS = 100
 LISTED_PROBLEMS = 200

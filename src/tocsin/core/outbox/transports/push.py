@@ -85,6 +85,7 @@ class PushTransport:
         except httpx.HTTPError as error:
             return retry(f"{type(error).__name__}: {error}", started)
         code = reply.status_code
+        verdict: str
         if 200 <= code < 300:
             verdict = DELIVERED
         elif code in GONE:

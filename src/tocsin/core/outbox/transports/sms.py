@@ -132,6 +132,7 @@ def _text(value: Any) -> str:
 def _smpp_refusal(error: smpplib.exceptions.PDUError, started: float) -> Answer:
     status = int(error.args[1]) if len(error.args) > 1 else None
     reason = f"SMPP {error.args[0]}"
+    verdict: str
     if status in SMPP_PERMANENT:
         verdict = REJECTED
     elif status in SMPP_TECHNICAL:
@@ -156,6 +157,7 @@ class HttpSmsGateway:
         except httpx.HTTPError as error:
             return retry(f"{type(error).__name__}: {error}", started)
         code = reply.status_code
+        verdict: str
         if 200 <= code < 300:
             verdict = DELIVERED
         elif code in HTTP_PERMANENT:
