@@ -1,5 +1,5 @@
-"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts and the
-heartbeats of workers long gone. The worker runs it beside the desks' jobs."""
+"""The core's own scheduled work: forget expired tokens and sessions, old throttle counts, the
+heartbeats of workers long gone and old live events. The worker runs it beside the desks' jobs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from tocsin.core import live
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.config import Settings
 from tocsin.core.outbox import purge_heartbeats
 from tocsin.core.scheduler import Job
 
 HEARTBEATS_KEPT = timedelta(days=1)
+# Long enough for a browser to come back from a network cut or a sleeping laptop lid; one that comes
+# back later is told to reload what it shows (core.live.stream).
+LIVE_EVENTS_KEPT = timedelta(minutes=15)
 
 
 def jobs(settings: Settings) -> list[Job]:
@@ -29,6 +33,7 @@ def jobs(settings: Settings) -> list[Job]:
             "sessions": staff.purge_sessions(db, now=now, rules=rules),
             "throttle": throttle.purge(db, now=now, policy=throttle.Policy()),
             "heartbeats": purge_heartbeats(db, before=now - HEARTBEATS_KEPT),
+            "live events": live.purge(db, before=now - LIVE_EVENTS_KEPT),
         }
         return ", ".join(f"{name} {count}" for name, count in counts.items())
 

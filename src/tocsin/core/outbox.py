@@ -40,12 +40,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
+from tocsin.core import live
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.db import Base, Database, JSONDoc, UTCDateTime, affected
 
 log = logging.getLogger(__name__)
 
 PENDING, DELIVERED, REJECTED, FAILED, CLOSED = "pending", "delivered", "rejected", "failed", "closed"
+QUEUED_TOPIC = "outbox"  # live topic of "messages were queued": it wakes the workers
 STATUSES = (PENDING, DELIVERED, REJECTED, FAILED, CLOSED)
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -148,7 +150,8 @@ def enqueue(
     on_result: str | None = None,
     schedule: list[int] | None = None,
 ) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s)."""
+    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s);
+    its commit wakes the workers."""
     message = OutboxMessage(
         desk=desk,
         kind=kind,
@@ -167,6 +170,7 @@ def enqueue(
         next_attempt_at=now,
     )
     db.add(message)
+    live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
     return message
 
 
@@ -397,25 +401,39 @@ class Worker:
             list(self.pool.map(self.deliver, claimed))
         return len(claimed)
 
-    def run(self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False) -> None:
+    def run(
+        self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False, woken: threading.Event | None = None
+    ) -> None:
         """Loop until stopped (or, for tests and the demo, until nothing is due).
 
         Deliveries run in the thread pool while the loop claims more as soon as there is room; no
         partner may hold more than ``per_partner`` of the pool, so one slow partner cannot hold up the
         others' messages.
+
+        ``woken``: an event someone sets when messages are queued (``tocsin.jobs`` sets it from the
+        live signal of ``enqueue``). The idle loop then waits for it (or for a delivery to end) instead
+        of sleeping, and still claims every ``idle_sleep`` seconds: retries come due by time, and a
+        signal may be lost. It is cleared before each claim, so a signal during a claim is not missed.
         """
         inflight: dict[Future[None], str] = {}
         heart = threading.Thread(target=self._keep_beating, name="heartbeat", daemon=True)
         heart.start()
         while not self.stopping.is_set():
+            if woken is not None:
+                woken.clear()
             room = self.batch - len(inflight)
             claimed = self._claim_safely(room, Counter(inflight.values())) if room > 0 else []
             for message in claimed:
-                inflight[self.pool.submit(self.deliver, message)] = message.partner
+                future = self.pool.submit(self.deliver, message)
+                inflight[future] = message.partner
+                if woken is not None:
+                    future.add_done_callback(lambda _: woken.set())
             if not claimed:
                 if not inflight and stop_when_idle:
                     break
-                if inflight:
+                if woken is not None:
+                    woken.wait(idle_sleep)
+                elif inflight:
                     wait(list(inflight), timeout=idle_sleep, return_when=FIRST_COMPLETED)
                 else:
                     self.stopping.wait(idle_sleep)
@@ -500,6 +518,7 @@ class Worker:
             handler = _handlers.get(current.on_result or "")
             if handler is not None and outcome in (DELIVERED, REJECTED, FAILED):
                 handler(db, current, outcome, answer.json)
+            live.publish(db, topic=f"outbox.{current.desk}", data={"message": current.id}, now=now)
 
     def close(self) -> None:
         """Stop, let deliveries finish, and say goodbye so no one waits for this worker's leases."""
@@ -552,7 +571,30 @@ def retry_by_hand(
         message.status, message.round_attempts = PENDING, 0
         message.next_attempt_at, message.finished_at = now, None
         message.lease_until, message.lease_owner = None, None
+    for desk in sorted({m.desk for m in messages}):
+        live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
     return messages
+
+
+def send_now(db: Session, *, now: datetime, ids: Iterable[int]) -> int:
+    """Bring the next attempt of pending messages forward to ``now`` (the retry round goes on); one out
+    on delivery keeps its lease. Returns how many were brought forward."""
+    waiting = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.lease_owner.is_(None),
+        )
+        .values(next_attempt_at=now)
+        .returning(OutboxMessage.desk)
+        .execution_options(synchronize_session=False)
+    )
+    desks = list(db.scalars(waiting))
+    for desk in sorted(set(desks)):
+        live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
+    return len(desks)
 
 
 def attempts_of(db: Session, message_id: int) -> list[DeliveryAttempt]:

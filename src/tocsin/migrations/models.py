@@ -10,6 +10,7 @@ CORE_MODELS = (
     "tocsin.core.auth.partners",
     "tocsin.core.auth.staff",
     "tocsin.core.auth.throttle",
+    "tocsin.core.live.events",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
 )
