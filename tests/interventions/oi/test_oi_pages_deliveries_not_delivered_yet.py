@@ -125,7 +125,7 @@ def test_send_now_brings_the_next_attempt_forward(client, database, clock, failu
     assert due == {failures["busy"]}
     again = client.get(PAGE, params={"lang": "en"}).text
     assert "Send now" not in row(again, f"waiting-{failures['busy']}")
-    assert ">now<" in row(again, f"waiting-{failures['busy']}")
+    assert ">due now<" in row(again, f"waiting-{failures['busy']}")
 
 
 def test_a_message_out_on_delivery_is_not_sent_twice(client, database, clock, failures):

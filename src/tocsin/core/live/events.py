@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Collection
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +33,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.sql.elements import TextClause
 
 from tocsin.core.clock import utc_now
 from tocsin.core.db import Base, JSONDoc, UTCDateTime, affected
@@ -119,19 +121,31 @@ def _write(session: Session) -> None:
         return
     session.flush()  # every row lock the transaction needs is taken before the ordering lock below
     connection = session.connection()
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ORDER_LOCK})
-    rows = [{"topic": topic, "data": data, "at": at} for _, topic, _, data, at in pending]
-    connection.execute(insert(LiveEvent), rows)
     topics = sorted({topic for _, topic, _, _, _ in pending})
-    if postgres:
-        for topic in topics:
-            connection.execute(
-                text("SELECT pg_notify(:channel, :topic)"), {"channel": signals.CHANNEL, "topic": topic}
-            )
-    else:
+    if connection.dialect.name != "postgresql":
+        rows = [{"topic": topic, "data": data, "at": at} for _, topic, _, data, at in pending]
+        connection.execute(insert(LiveEvent), rows)
         session.info[TOLD] = (connection.engine.url, topics)
+        return
+    values: dict[str, object] = {"key": ORDER_LOCK, "channel": signals.CHANNEL}
+    values |= {f"topic{n}": topic for n, topic in enumerate(topics)}
+    for n, (_, topic, encoded, _, at) in enumerate(pending):
+        values |= {f"t{n}": topic, f"d{n}": encoded, f"a{n}": at}
+    connection.execute(_ordered_insert(len(pending), len(topics)), values)
+
+
+@lru_cache(maxsize=256)
+def _ordered_insert(rows: int, topics: int) -> TextClause:
+    """PostgreSQL, in one statement and one round trip: take the ordering lock and queue the
+    notifications sent at commit, then insert the rows, which draw their numbers only once the lock is
+    held (they cannot be made before the one-row ``ordered`` they are joined with)."""
+    notices = "".join(f", pg_notify(:channel, :topic{n})" for n in range(topics))
+    new = ", ".join(f"(:t{n}, CAST(:d{n} AS jsonb), :a{n})" for n in range(rows))
+    return text(
+        f"WITH ordered AS (SELECT pg_advisory_xact_lock(:key){notices}) "
+        "INSERT INTO live_event (topic, data, at) SELECT new.topic, new.data, new.at "
+        f"FROM ordered JOIN (VALUES {new}) AS new (topic, data, at) ON true"
+    )
 
 
 @event.listens_for(Session, "after_commit")

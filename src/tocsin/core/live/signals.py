@@ -16,6 +16,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy.engine import URL, make_url
@@ -32,6 +33,7 @@ _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 _sender.setblocking(False)
 
 
+@lru_cache(maxsize=64)  # every commit that published asks, with the same few URLs
 def folder_of(url: str | URL) -> Path | None:
     """Where the SQLite database's listeners keep their sockets (None: PostgreSQL, or no file)."""
     parsed = make_url(url)
