@@ -1,6 +1,10 @@
 """Interventions desk benchmark: M1 acceptance, the /ping ceiling and the M2 fan-out delay to 3 OCs,
 measured through real uvicorn servers on SQLite and PostgreSQL.
 
+The fan-out runs twice per engine and rate, in the same run: with the outbox worker woken by the live
+signal of ``enqueue`` (the default), then with the worker polling the table every 50 ms
+(``TOCSIN_WORKER_WAKE=false``, what it did before), each with its own fresh worker process.
+
     .venv/bin/python bench/interventions.py --quick      # under a minute; JSON figures on the last line
 
 Everything runs on this machine: the load generator, the web server(s), the outbox worker, PostgreSQL and
@@ -674,15 +678,22 @@ def pg_backends(database_name: str) -> list[int]:
     return pids
 
 
-def measure(setup: Setup, args: argparse.Namespace, receivers: list[int], rates: list[float]) -> dict:
-    """Run the acceptance phases, then the fan-out phases at each of ``rates``; then stop the server."""
+def measure(
+    setup: Setup, args: argparse.Namespace, receivers: list[int], rates: list[float], *, safety: bool
+) -> dict:
+    """Run the acceptance phases, then the fan-out phases at each of ``rates`` (woken worker, then
+    polling worker), then (``safety``) the safety phases; then stop the server."""
     assert setup.server is not None
     base = setup.base
     token = bearer_token(base)
     rows = [row for clients in args.clients for row in acceptance(setup, base, token, clients, args)]
-    fan = [fan_out(setup, base, token, receivers, rate, args) for rate in rates]
+    fan = [
+        fan_out(setup, base, token, receivers, rate, args, woken=woken)
+        for rate in rates
+        for woken in (True, False)
+    ]
     extra: dict[str, Any] = {}
-    if rates:  # the setup that runs the fan-out also runs the safety phases
+    if safety:
         extra["hostile_token_loops"] = [hostile(setup, base, token, loops, args) for loops in (0, 4, 8)]
         extra["worker_killed"] = worker_killed(setup, base, token, receivers, args)
     stop(setup.server)
@@ -788,17 +799,38 @@ def check_stored(url: str, phase: Phase, before: dict[str, int], after: dict[str
 
 
 def fan_out(
-    setup: Setup, base: str, token: str, receivers: list[int], rate: float, args: argparse.Namespace
+    setup: Setup,
+    base: str,
+    token: str,
+    receivers: list[int],
+    rate: float,
+    args: argparse.Namespace,
+    *,
+    woken: bool,
 ) -> dict[str, Any]:
-    """Paced M1s with the outbox worker running; delay = arrival at the OC − M1 answer received."""
+    """Paced M1s with the outbox worker running, ``woken`` by live signals or polling every 50 ms;
+    delay = arrival at the OC − M1 answer received. Also the worker's CPU: idle for a moment before
+    the load, then over the phase."""
     control = f"http://127.0.0.1:{receivers[0]}"
     closed = close_backlog(setup.url)
     httpx.post(f"{control}/_reset").raise_for_status()
+    how = "woken" if woken else "polling 50 ms"
+    env = app_env(setup.url) | (
+        {"TOCSIN_WORKER_WAKE": "true"}
+        if woken
+        else {"TOCSIN_WORKER_WAKE": "false", "TOCSIN_WORKER_POLL_SECONDS": "0.05"}
+    )
     with ExitStack() as stack:
-        log = setup.logs / f"worker-{setup.engine}-{rate:g}.log"
-        worker = start(stack, [TOCSIN, "worker", "--name", "bench-worker"], app_env(setup.url), log)
+        log = setup.logs / f"worker-{setup.engine}-{rate:g}-{'woken' if woken else 'polling'}.log"
+        worker = start(stack, [TOCSIN, "worker", "--name", "bench-worker"], env, log)
         wait_for_line(log, "worker bench-worker started", worker)
-        console.log(f"[cyan]fan-out[/] {setup.engine}, {rate:g} M1/s for {args.fanout_seconds:g} s")
+        idle_from, idle_cpu = time.monotonic(), process_cpu(worker.pid)
+        time.sleep(args.idle_seconds)  # the worker's cost while nothing is queued
+        idle = (process_cpu(worker.pid) - idle_cpu) / (time.monotonic() - idle_from)
+        busy_cpu = process_cpu(worker.pid)
+        console.log(
+            f"[cyan]fan-out[/] {setup.engine}, {rate:g} M1/s for {args.fanout_seconds:g} s, worker {how}"
+        )
         phase = run_load(
             base,
             m1_sender(token, f"F{secrets.token_hex(3).upper()}", args.pms),
@@ -808,8 +840,11 @@ def fan_out(
             rate=rate,
         )
         arrivals = await_arrivals(control, 3 * len(phase.answers), args.drain_seconds, worker, log)
-    figures = {"engine": setup.engine, "rate_target": rate, "backlog_closed": closed}
+        worker_cpu = process_cpu(worker.pid) - busy_cpu
+    figures = {"engine": setup.engine, "rate_target": rate, "worker": how, "backlog_closed": closed}
     figures.update(fan_out_figures(phase, arrivals, receivers))
+    figures["worker_idle_cpu_percent"] = round(100 * idle, 2)
+    figures["worker_cpu_ms_per_m2"] = round(1000 * worker_cpu / max(figures["m2_delivered"], 1), 2)
     console.log(figures)
     return figures
 
@@ -1063,7 +1098,7 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     args.warmup, args.duration = (1, 3) if args.quick else (2, 10)  # whole seconds: wrk's -d
     args.fanout_seconds = 2.5 if args.quick else 10.0
     args.fanout_clients, args.drain_seconds = 16, (8.0 if args.quick else 60.0)
-    args.fanout_sqlite = not args.quick
+    args.idle_seconds = 2.0 if args.quick else 5.0  # the worker idles this long before each fan-out
     args.hostile_seconds = 2.0 if args.quick else 10.0
     return args
 
@@ -1078,11 +1113,12 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         "warmup": args.warmup,
         "measured": args.duration,
         "fan_out": args.fanout_seconds,
+        "worker_idle_before_fan_out": args.idle_seconds,
     }
     result["load_average_at_start"] = load_average()
     result.update(load_generator(args, work))
     receivers = start_receivers(stack, work)
-    setups = [(Setup("sqlite", f"sqlite:///{work / 'bench.db'}", 1, work), args.fanout_sqlite or not pg)]
+    setups = [(Setup("sqlite", f"sqlite:///{work / 'bench.db'}", 1, work), True)]
     if pg:
         pg_url = stack.enter_context(postgres_database(pg))
         setups += [
@@ -1101,8 +1137,11 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     for setup, _ in setups:
         setup.ready()
     result["acceptance"], result["fan_out"] = [], []
+    safety_setup = setups[1][0] if pg else setups[0][0]  # the safety phases run once, on PostgreSQL if any
     for setup, with_fan_out in setups:
-        figures = measure(setup, args, receivers, args.rate if with_fan_out else [])
+        figures = measure(
+            setup, args, receivers, args.rate if with_fan_out else [], safety=setup is safety_setup
+        )
         result["acceptance"] += figures["acceptance"]
         result["fan_out"] += figures["fan_out"]
         for key in ("hostile_token_loops", "worker_killed"):

@@ -7,14 +7,19 @@ Desk-specific helpers live in each desk's own ``tests/<desk>/support.py``; Playw
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -23,6 +28,7 @@ from tocsin.core.auth import upsert_staff
 
 PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse 42"
+T = TypeVar("T")
 
 
 def fresh_database_url(tmp_dir: Path, kind: str) -> str:
@@ -58,6 +64,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], T], *, what: str, timeout: float = 15.0) -> T:
+    """Poll ``condition`` until it gives a true value, and return it; fail naming ``what`` after
+    ``timeout`` seconds (background work is awaited this way, never with a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still not true after {timeout} s")
+        time.sleep(0.02)
 
 
 def make_staff(database, *, username: str, roles: list[str], password: str = PASSWORD) -> str:
@@ -100,3 +119,46 @@ def pdf_text(pdf: bytes) -> str:
     return "\f".join(
         " ".join(page.replace("\u202f", " ").replace("\u00a0", " ").split()) for page in raw.split("\f")
     )
+
+
+class EventStream:
+    """A server-sent event stream read over real HTTP (httpx), one event at a time with a deadline.
+
+    ``next_event`` returns ``{"id": int | None, "event": str, "data": parsed JSON}``; comment lines
+    (keep-alives) and the ``retry`` field are skipped."""
+
+    def __init__(self, client, url: str, *, last_event_id: int | None = None, timeout: float = 15.0) -> None:
+        headers = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self._context = client.stream("GET", url, headers=headers, timeout=httpx.Timeout(10, read=timeout))
+        self.response = self._context.__enter__()
+        self._lines = self.response.iter_lines()
+
+    def next_event(self) -> dict:
+        found: dict = {"id": None, "event": "message", "data": None}
+        data: list[str] = []
+        for line in self._lines:
+            if line == "":
+                if data:
+                    found["data"] = json.loads("\n".join(data))
+                    return found
+                continue
+            name, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if name == "id":
+                found["id"] = int(value)
+            elif name == "event":
+                found["event"] = value
+            elif name == "data":
+                data.append(value)
+        raise AssertionError("the event stream ended")
+
+    def close(self) -> None:
+        self._context.__exit__(None, None, None)
+
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

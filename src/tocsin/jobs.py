@@ -7,11 +7,11 @@ import signal
 import threading
 
 from tocsin import desks
-from tocsin.core import housekeeping
+from tocsin.core import housekeeping, live
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.config import Settings
 from tocsin.core.db import Database
-from tocsin.core.outbox import Worker, transports
+from tocsin.core.outbox import QUEUED_TOPIC, Worker, transports
 from tocsin.core.scheduler import Job, run_due
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,31 @@ def run_worker(settings: Settings, *, name: str, once: bool = False, clock: Cloc
         worker.run(stop_when_idle=True)
         worker.close()
         return
+    woken = threading.Event()
+
+    def stop(*_: object) -> None:
+        worker.stopping.set()
+        woken.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: worker.stopping.set())
+        signal.signal(signum, stop)
     thread = threading.Thread(target=_job_loop, args=(database, jobs, worker, name, clock), daemon=True)
     thread.start()
-    log.info("worker %s started: %d jobs", name, len(jobs))
-    worker.run()
+
+    def wake(topic: str | None) -> None:
+        if topic in (None, QUEUED_TOPIC):  # None: the listener (re)started and may have missed some
+            woken.set()
+
+    if settings.worker_wake:
+        listener = live.Listener(settings.database_url, wake, name="wake").start()
+        log.info("worker %s started: %d jobs, woken by live signals", name, len(jobs))
+        worker.run(idle_sleep=settings.worker_poll_seconds, woken=woken)
+        listener.stop()
+    else:
+        log.info(
+            "worker %s started: %d jobs, polling every %g s", name, len(jobs), settings.worker_poll_seconds
+        )
+        worker.run(idle_sleep=settings.worker_poll_seconds)
     worker.close()
 
 

@@ -21,4 +21,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_keep_alive=5,
+        # Live pages keep their event streams open; on shutdown they are cut after this many seconds
+        # (browsers reconnect to the next process and resume from their last event).
+        timeout_graceful_shutdown=5,
     )

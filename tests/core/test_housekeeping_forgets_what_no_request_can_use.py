@@ -1,5 +1,6 @@
 """The core's housekeeping job deletes expired tokens, ended sessions, forgotten throttle counts and the
-heartbeats of workers gone for a day, and keeps everything still in use."""
+heartbeats of workers gone for a day and live events older than a reconnecting page could ask for, and
+keeps everything still in use."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tests.support import make_staff
+from tocsin.core import live
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.housekeeping import jobs
 from tocsin.core.outbox import Worker, WorkerHeartbeat
@@ -38,6 +40,8 @@ def test_old_rows_go_and_live_ones_stay(database, clock, settings):
         )
         throttle.failed(db, ["old"], now=clock() - timedelta(hours=1), policy=throttle.Policy())
         throttle.failed(db, ["new"], now=clock(), policy=throttle.Policy())
+        live.publish(db, topic="old", data={}, now=clock() - timedelta(minutes=16))
+        live.publish(db, topic="new", data={}, now=clock() - timedelta(minutes=14))
     for name, at in (("gone", lambda: clock() - timedelta(days=2)), ("here", clock)):
         worker = Worker(database, schedule=[], name=name, clock=at)
         worker.beat()
@@ -45,10 +49,11 @@ def test_old_rows_go_and_live_ones_stay(database, clock, settings):
     (job,) = jobs(settings)
     summary = run_job_now(database, job, now=clock())
     assert summary.startswith(
-        "tokens 1, sessions 1, throttle 1, heartbeats 1, notifications 0, files expired 0"
+        "tokens 1, sessions 1, throttle 1, heartbeats 1, live events 1, notifications 0, files expired 0"
     )
     assert [
         count(database, m) for m in (partners.AccessToken, staff.StaffSession, throttle.AuthThrottle)
     ] == [1, 1, 1]
     with database.session() as db:
         assert db.scalars(select(WorkerHeartbeat.name)).all() == ["here"]
+        assert db.scalars(select(live.LiveEvent.topic)).all() == ["new"]

@@ -407,7 +407,7 @@ def test_oi_page_filters_answer_200_or_400_naming_the_field(client, database, pa
 @example(since="0001-01-01T00:00", until="2026-11-20T10:00")
 @EXAMPLES
 @given(since=moment_values, until=moment_values)
-def test_the_retry_form_answers_303_or_400_naming_the_field(client, database, since, until):
+def test_the_retry_form_asks_for_confirmation_or_answers_400_naming_the_field(client, database, since, until):
     sign_in(client, database, "olive", ["operator"])
     form = {
         "csrf": csrf_of(client.get("/interventions/oi/deliveries").text),
@@ -416,9 +416,15 @@ def test_the_retry_form_answers_303_or_400_naming_the_field(client, database, si
         "retry-until": until,
     }
     reply = client.post("/interventions/oi/deliveries/retry", data=form, follow_redirects=False)
-    assert reply.status_code in (303, 400), reply.text
-    if reply.status_code == 303:
+    assert reply.status_code in (200, 400), reply.text
+    if reply.status_code == 200:
         assert in_range(since, LOCAL) and in_range(until, LOCAL)
+        confirmed = client.post(
+            "/interventions/oi/deliveries/retry",
+            data=form | {"confirm": "yes", "retry-upto": "0"},
+            follow_redirects=False,
+        )
+        assert confirmed.status_code == 303, confirmed.text
     else:
         assert 'href="#retry-since"' in reply.text or 'href="#retry-until"' in reply.text
 

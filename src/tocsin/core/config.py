@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     token_lifetime: int = Field(default=3600, gt=0)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
     worker_id: str = ""
+    # The outbox worker looks for due messages every ``worker_poll_seconds``; with ``worker_wake`` a live
+    # signal from enqueue also wakes it at once (see docs/architecture.md, "Live updates").
+    worker_wake: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
     secure_cookies: bool = False
     allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1", "::1"]
     session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)

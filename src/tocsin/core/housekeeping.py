@@ -1,7 +1,7 @@
 """The core's own scheduled work: forget expired tokens and sessions, old throttle counts, the
-heartbeats of workers long gone, notifications past their retention, and files past their retention
-or whose owner is gone. The worker runs it beside the desks' jobs (importing ``notify`` here also
-registers its status handler in the worker)."""
+heartbeats of workers long gone, old live events, notifications past their retention, and files past
+their retention or whose owner is gone. The worker runs it beside the desks' jobs (importing ``notify``
+here also registers its status handler in the worker)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from tocsin.core import notify
+from tocsin.core import live, notify
 from tocsin.core.auth import partners, staff, throttle
 from tocsin.core.config import Settings
 from tocsin.core.files import FileKind, FileStore
@@ -18,6 +18,9 @@ from tocsin.core.outbox import purge_heartbeats
 from tocsin.core.scheduler import Job
 
 HEARTBEATS_KEPT = timedelta(days=1)
+# Long enough for a browser to come back from a network cut or a sleeping laptop lid; one that comes
+# back later is told to reload what it shows (core.live.stream).
+LIVE_EVENTS_KEPT = timedelta(minutes=15)
 
 
 def jobs(settings: Settings, *, file_kinds: Mapping[str, FileKind] | None = None) -> list[Job]:
@@ -38,6 +41,7 @@ def jobs(settings: Settings, *, file_kinds: Mapping[str, FileKind] | None = None
             "sessions": staff.purge_sessions(db, now=now, rules=rules),
             "throttle": throttle.purge(db, now=now, policy=throttle.Policy()),
             "heartbeats": purge_heartbeats(db, before=now - HEARTBEATS_KEPT),
+            "live events": live.purge(db, before=now - LIVE_EVENTS_KEPT),
             "notifications": notify.purge(db, before=now - notifications_kept),
         }
         counts |= {f"files {k}": n for k, n in files.purge(db, now=now, kinds=file_kinds or {}).items()}

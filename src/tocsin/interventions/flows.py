@@ -1,4 +1,5 @@
-"""Side effects after a change: the outbound messages, written to the core outbox in the same transaction."""
+"""Side effects after a change: the outbound messages, written to the core outbox in the same transaction,
+and the live event that updates the OI's open pages."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.core import outbox
+from tocsin.core import live, outbox
 from tocsin.interventions.config import referential
 from tocsin.interventions.models import DeskConfig, Intervention, Partner
 from tocsin.interventions.schemas import format_instant
 
 DESK = "interventions"
 DELIVERY_RESULT = "interventions.delivery"  # M2/M4 answers; oi/alerts.py tells the operators of failures
+INTERVENTIONS_TOPIC = "interventions.oi"  # live topic: an intervention was created or changed at the OI
 PATHS = {
     "M1": "intervention_DO",
     "M3": "intervention_DO",
@@ -83,6 +85,13 @@ def fan_out(
             )
             queued += 1
     return queued
+
+
+def tell_pages(db: Session, intervention: Intervention, *, change: str, now: datetime) -> None:
+    """Tell the OI's open pages, when this transaction commits, that an intervention changed."""
+    live.publish(
+        db, topic=INTERVENTIONS_TOPIC, data={"ref_oi": intervention.ref_oi, "change": change}, now=now
+    )
 
 
 def _last_sent(db: Session, ref_oi: str) -> dict[tuple[str, str], dict[str, Any]]:

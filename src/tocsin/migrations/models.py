@@ -13,6 +13,7 @@ CORE_MODELS = (
     "tocsin.core.notify.models",
     "tocsin.core.orgs",
     "tocsin.core.files.store",
+    "tocsin.core.live.events",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
 )

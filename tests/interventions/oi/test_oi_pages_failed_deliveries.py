@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, update
 
@@ -41,19 +43,30 @@ def test_page_lists_failed_messages_with_filters(client, database, failed):
     assert only_ocbb.text.count('<tr id="message-') == 1 and failed["half"] in only_ocbb.text
 
 
-def test_retry_by_partner_and_period_queues_only_the_matching_messages(client, database, failed):
+def bulk_form(csrf: str) -> dict[str, str]:
+    """The bulk re-send form: OCBB, messages created from 10:15 to 11:15 Paris time."""
+    return {
+        "csrf": csrf,
+        "retry-partner": "OCBB",
+        "retry-since": "2026-11-20T10:15",
+        "retry-until": "2026-11-20T11:15",
+    }
+
+
+def test_retry_by_partner_and_period_asks_first_then_queues_only_the_matching_messages(
+    client, database, failed
+):
     sign_in(client, database, "olive", ["operator"])
-    form = client.get(PAGE).text
-    reply = client.post(
-        f"{PAGE}/retry",
-        data={
-            "csrf": csrf_of(form),
-            "retry-partner": "OCBB",
-            "retry-since": "2026-11-20T10:15",
-            "retry-until": "2026-11-20T11:15",
-        },
-        follow_redirects=False,
-    )
+    token = csrf_of(client.get(PAGE).text)
+    question = client.post(f"{PAGE}/retry", data=bulk_form(token), params={"lang": "en"})
+    assert question.status_code == 200
+    period = "created from 2026-11-20 10:15 to before 2026-11-20 11:15"
+    assert f"2 failed messages to OCBB, {period}" in question.text
+    assert "Queue 2 messages again" in question.text
+    assert "pending" not in states(database).values()
+    confirmed = dict(re.findall(r'name="([\w-]+)" value="([^"]*)"', question.text))
+    assert confirmed["confirm"] == "yes" and confirmed["retry-partner"] == "OCBB"
+    reply = client.post(f"{PAGE}/retry", data=confirmed, follow_redirects=False)
     assert reply.status_code == 303 and reply.headers["location"].endswith("queued=2")
     pending = {key for key, status in states(database).items() if status == "pending"}
     assert pending == {(failed["half"], "OCBB"), (failed["eleven"], "OCBB")}
@@ -62,6 +75,28 @@ def test_retry_by_partner_and_period_queues_only_the_matching_messages(client, d
     with database.session() as db:
         event = db.scalar(select(AuditEvent).where(AuditEvent.action == "interventions.retry_by_hand"))
         assert (event.actor, event.object_id, len(event.detail["ids"])) == ("olive", "OCBB", 2)
+
+
+def test_a_message_that_fails_after_the_question_is_not_sent_again(
+    client, database, clock, do_headers, failed
+):
+    sign_in(client, database, "olive", ["operator"])
+    question = client.post(f"{PAGE}/retry", data=bulk_form(csrf_of(client.get(PAGE).text)))
+    confirmed = dict(re.findall(r'name="([\w-]+)" value="([^"]*)"', question.text))
+    clock.at = clock.at.replace(hour=9, minute=20)  # 10:20 Paris: inside the period asked for
+    late = post_m1(client, do_headers, "FD-LATE")
+    fail_deliveries(database, clock)
+    reply = client.post(f"{PAGE}/retry", data=confirmed, follow_redirects=False)
+    assert reply.headers["location"].endswith("queued=2")
+    assert states(database)[(late, "OCBB")] == "failed"
+
+
+def test_the_question_says_when_nothing_matches(client, database, failed):
+    sign_in(client, database, "olive", ["operator"])
+    form = bulk_form(csrf_of(client.get(PAGE).text)) | {"retry-since": "2026-11-21T00:00"}
+    form["retry-until"] = "2026-11-22T00:00"
+    question = client.post(f"{PAGE}/retry", data=form, params={"lang": "en"})
+    assert "there is nothing to send again" in question.text and 'name="confirm"' not in question.text
 
 
 def test_retry_button_queues_one_rejected_message(client, database, failed):

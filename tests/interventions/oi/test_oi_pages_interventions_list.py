@@ -68,8 +68,9 @@ def test_counts_of_ocs_and_impacted_customers(client, database, clock, do_header
     post_m5(client, ocbb_headers, ref, "OCBB", [m5_line("FI-7", "2026-11-20T10:30:00+01:00")])
     fail_deliveries(database, clock)
     sign_in(client, database, "olive", ["operator"])
-    row = client.get(LIST).text.split(ref)[2].split("</tr>")[0]
-    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    row = re.search(rf'<tr id="intervention-{ref}".*?</tr>', client.get(LIST).text, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(0), re.S)
     assert cells[-2:] == ["2 / 0", "1"]
 
 

@@ -111,8 +111,11 @@ def open_session(
     return token
 
 
-def session_user(db: Session, *, token: str, now: datetime, rules: SessionRules) -> StaffUser | None:
-    """The active user of a live session, or None; an expired or idle session is deleted."""
+def session_user(
+    db: Session, *, token: str, now: datetime, rules: SessionRules, touch: bool = True
+) -> StaffUser | None:
+    """The active user of a live session, or None; an expired or idle session is deleted. ``touch``
+    False checks without counting as activity (an open live page re-checking its session)."""
     row = db.execute(
         select(StaffSession, StaffUser)
         .join(StaffUser, StaffUser.id == StaffSession.user_id)
@@ -124,7 +127,7 @@ def session_user(db: Session, *, token: str, now: datetime, rules: SessionRules)
     if now >= session.expires_at or now - session.last_seen_at > rules.idle or not user.active:
         db.delete(session)
         return None
-    if now - session.last_seen_at >= TOUCH_EVERY:
+    if touch and now - session.last_seen_at >= TOUCH_EVERY:
         session.last_seen_at = now
     return user
 

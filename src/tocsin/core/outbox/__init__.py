@@ -26,6 +26,7 @@ from tocsin.core.outbox.models import (
     WorkerHeartbeat,
 )
 from tocsin.core.outbox.queue import (
+    QUEUED_TOPIC,
     ResultHandler,
     attempts_of,
     drop_credentials,
@@ -34,6 +35,7 @@ from tocsin.core.outbox.queue import (
     purge,
     purge_heartbeats,
     retry_by_hand,
+    send_now,
     set_credential,
 )
 from tocsin.core.outbox.transports import Answer, TokenSource, TokenUnavailable, Transport, classify
@@ -41,6 +43,7 @@ from tocsin.core.outbox.worker import Worker
 
 __all__ = [
     "CHANNELS",
+    "QUEUED_TOPIC",
     "CLOSED",
     "DELIVERED",
     "EMAIL",
@@ -58,6 +61,7 @@ __all__ = [
     "OutboundCredential",
     "OutboxMessage",
     "ResultHandler",
+    "send_now",
     "TokenSource",
     "TokenUnavailable",
     "Transport",

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tocsin.core import live
 from tocsin.core.db import affected
 from tocsin.core.outbox.models import (
     CHANNELS,
@@ -61,6 +62,9 @@ def handler_for(name: str | None, outcome: str) -> ResultHandler | None:
     return handler.fn
 
 
+QUEUED_TOPIC = "outbox"  # live topic of "messages were queued": it wakes the workers
+
+
 def enqueue(
     db: Session,
     *,
@@ -77,7 +81,8 @@ def enqueue(
     schedule: list[int] | None = None,
     channel: str = HTTP,
 ) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s).
+    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s);
+    its commit wakes the workers.
 
     ``partner`` is whom the worker shares its threads by: a partner's code over HTTP, the gateway of
     another channel (``smtp``, ``sms``, ``push:<host>``).
@@ -103,6 +108,7 @@ def enqueue(
         next_attempt_at=now,
     )
     db.add(message)
+    live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
     return message
 
 
@@ -136,7 +142,30 @@ def retry_by_hand(
         message.status, message.round_attempts = PENDING, 0
         message.next_attempt_at, message.finished_at = now, None
         message.lease_until, message.lease_owner = None, None
+    for desk in sorted({m.desk for m in messages}):
+        live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
     return messages
+
+
+def send_now(db: Session, *, now: datetime, ids: Iterable[int]) -> int:
+    """Bring the next attempt of pending messages forward to ``now`` (the retry round goes on); one out
+    on delivery keeps its lease. Returns how many were brought forward."""
+    waiting = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == PENDING,
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.lease_owner.is_(None),
+        )
+        .values(next_attempt_at=now)
+        .returning(OutboxMessage.desk)
+        .execution_options(synchronize_session=False)
+    )
+    desks = list(db.scalars(waiting))
+    for desk in sorted(set(desks)):
+        live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
+    return len(desks)
 
 
 def attempts_of(db: Session, message_id: int) -> list[DeliveryAttempt]:

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from tocsin.core import live
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.db import Database
 from tocsin.core.outbox.models import (
@@ -174,25 +175,39 @@ class Worker:
             list(self.pool.map(self.deliver, claimed))
         return len(claimed)
 
-    def run(self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False) -> None:
+    def run(
+        self, *, idle_sleep: float = 0.05, stop_when_idle: bool = False, woken: threading.Event | None = None
+    ) -> None:
         """Loop until stopped (or, for tests and the demo, until nothing is due).
 
         Deliveries run in the thread pool while the loop claims more as soon as there is room; no
         partner may hold more than ``per_partner`` of the pool, so one slow partner cannot hold up the
         others' messages.
+
+        ``woken``: an event someone sets when messages are queued (``tocsin.jobs`` sets it from the
+        live signal of ``enqueue``). The idle loop then waits for it (or for a delivery to end) instead
+        of sleeping, and still claims every ``idle_sleep`` seconds: retries come due by time, and a
+        signal may be lost. It is cleared before each claim, so a signal during a claim is not missed.
         """
         inflight: dict[Future[None], str] = {}
         heart = threading.Thread(target=self._keep_beating, name="heartbeat", daemon=True)
         heart.start()
         while not self.stopping.is_set():
+            if woken is not None:
+                woken.clear()
             room = self.batch - len(inflight)
             claimed = self._claim_safely(room, Counter(inflight.values())) if room > 0 else []
             for message in claimed:
-                inflight[self.pool.submit(self.deliver, message)] = message.partner
+                future = self.pool.submit(self.deliver, message)
+                inflight[future] = message.partner
+                if woken is not None:
+                    future.add_done_callback(lambda _: woken.set())
             if not claimed:
                 if not inflight and stop_when_idle:
                     break
-                if inflight:
+                if woken is not None:
+                    woken.wait(idle_sleep)
+                elif inflight:
                     wait(list(inflight), timeout=idle_sleep, return_when=FIRST_COMPLETED)
                 else:
                     self.stopping.wait(idle_sleep)
@@ -266,6 +281,7 @@ class Worker:
             handler = handler_for(current.on_result, outcome)
             if handler is not None:
                 handler(db, current, outcome, answer.json)
+            live.publish(db, topic=f"outbox.{current.desk}", data={"message": current.id}, now=now)
 
     def close(self) -> None:
         """Stop, let deliveries finish, and say goodbye so no one waits for this worker's leases."""

@@ -58,9 +58,12 @@ database_trouble = QuietLog()
 
 
 def wants_json(request: Request) -> bool:
+    """APIs and event streams get JSON errors (an EventSource cannot follow a sign-in redirect)."""
     path = request.url.path
     if path == "/api/docs":
         return False
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return True
     return path.startswith(("/v1/", "/oauth/", "/api/")) or "/api/" in path
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from fastapi import Request
 from sqlalchemy.orm import Session
@@ -75,6 +75,18 @@ def require_staff(*roles: str) -> Callable[..., StaffUser]:
         return user
 
     return dependency
+
+
+def still_signed_in(request: Request, roles: Collection[str]) -> bool:
+    """Whether the request's session is still live and its user holds one of ``roles`` (admin holds
+    all), checked afresh and without counting as activity: for streams that outlive their request."""
+    token = request.session.get(SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        return False
+    shell = shell_of(request)
+    with shell.database.session() as db:
+        user = staff.session_user(db, token=token, now=shell.clock(), rules=shell.session_rules, touch=False)
+        return user is not None and (not roles or bool((set(roles) | {"admin"}) & set(user.roles)))
 
 
 def start_session(request: Request, db: Db, user: StaffUser) -> None:

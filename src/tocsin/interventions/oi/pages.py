@@ -1,5 +1,6 @@
-"""Staff pages of the OI role: interventions and their timeline, rejected messages, failed deliveries
-with manual retry, the referential (PMs, partners) and statistics with a chart and CSV exports.
+"""Staff pages of the OI role: interventions and their timeline, rejected messages, deliveries (not
+delivered yet, failed) with manual retry, the referential (PMs, partners) and statistics with a chart
+and CSV exports. The interventions list and the deliveries page update themselves (``core.live``).
 
 Times are stored in UTC and shown in the desk's time zone (``DeskConfig.timezone``); date filters
 are local days.
@@ -17,17 +18,19 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
-from tocsin.core import audit, auth, outbox, search
+from tocsin.core import audit, auth, live, outbox, search
 from tocsin.core.exports import FORMATS, Table, export
+from tocsin.core.live.stream import live_stream
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web.deliveries import failure_in_words
 from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions.config import DEFAULT_TIMEZONE
-from tocsin.interventions.flows import DESK, PATHS
+from tocsin.interventions.flows import DESK, INTERVENTIONS_TOPIC, PATHS
 from tocsin.interventions.models import (
     PM,
     DeskConfig,
@@ -44,8 +47,13 @@ from tocsin.interventions.oi.search import INTERVENTIONS, values_of
 router = APIRouter(prefix="/interventions/oi", include_in_schema=False)
 
 
-READERS = require_staff("operator", "viewer")
-OPERATORS = require_staff("operator")
+READER_ROLES, OPERATOR_ROLES = ("operator", "viewer"), ("operator",)
+READERS = require_staff(*READER_ROLES)
+OPERATORS = require_staff(*OPERATOR_ROLES)
+# What the live pages listen to: interventions changed, this desk's messages queued or attempted.
+LIST_TOPICS = (INTERVENTIONS_TOPIC, f"outbox.{DESK}")
+DELIVERIES_TOPICS = (outbox.QUEUED_TOPIC, f"outbox.{DESK}")
+WAITING_SHOWN = 50  # messages not delivered yet shown at once, newest first
 MAX_STATS_DAYS = 366
 MAX_QUEUED = 10_000_000  # more than the outbox would ever hold of one desk's failed messages
 
@@ -189,7 +197,9 @@ def interventions_list(
     db: Session = DB,
 ) -> Response:
     """Interventions, newest start first (best match first when searching), filtered by PM, local
-    days, DO, status and flag, with references, PM, PBO and PTO searched and their matches marked."""
+    days, DO, status and flag, with references, PM, PBO and PTO searched and their matches marked; the
+    page updates itself when one is created or changes."""
+    live_after = live.last_number(db)  # before the rows: a change after this reaches the page live
     params = {"q": q, "pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
     chosen = _selection(request, db, params)
     inputs = chosen.inputs
@@ -212,9 +222,16 @@ def interventions_list(
         pms=list(db.scalars(select(PM.ref).order_by(PM.ref))),
         dos=_do_codes(db),
         flag_choices=INTERVENTION_FLAGS,
+        live_after=live_after,
         current="interventions",
         **formatters(chosen.zone),
     )
+
+
+@router.get("/live/interventions")
+def interventions_live(request: Request, user: auth.StaffUser = Depends(READERS)) -> Response:
+    """Server-sent events for the interventions list: created or changed, messages to the OCs attempted."""
+    return live_stream(request, topics=LIST_TOPICS, roles=READER_ROLES)
 
 
 @router.get("/interventions.{kind}")
@@ -434,7 +451,7 @@ def rejections(
     )
 
 
-# Failed deliveries and manual retry
+# Deliveries: what is not delivered yet, what failed, manual retry
 
 
 @router.get("/deliveries", response_class=HTMLResponse)
@@ -449,7 +466,8 @@ def failed_deliveries(
     user: auth.StaffUser = Depends(OPERATORS),
     db: Session = DB,
 ) -> Response:
-    """Messages of this desk that failed (or were rejected), by partner and creation period."""
+    """Messages of this desk not delivered yet, and those that failed (or were rejected), by partner and
+    creation period; the page updates itself as deliveries are attempted."""
     zone = desk_zone(request, db)
     inputs = Inputs(request, zone)
     status = inputs.choice("status", status, (outbox.FAILED, outbox.REJECTED), "Choose failed or rejected.")
@@ -466,6 +484,21 @@ def failed_deliveries(
     )
 
 
+def _ours(
+    statuses: tuple[str, ...], partner: str, window: tuple[datetime | None, datetime | None]
+) -> Select[Any]:
+    """This desk's messages in ``statuses``, to ``partner`` (if given), created within ``window``."""
+    first, last = window
+    query = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.status.in_(statuses))
+    if partner:
+        query = query.where(OutboxMessage.partner == partner)
+    if first:
+        query = query.where(OutboxMessage.created_at >= first)
+    if last:
+        query = query.where(OutboxMessage.created_at < last)
+    return query
+
+
 def _deliveries_page(
     request: Request,
     db: Session,
@@ -477,42 +510,47 @@ def _deliveries_page(
     queued: int | None = None,
     status_code: int = 200,
 ) -> Response:
-    first, last = window
+    live_after = live.last_number(db)  # before the rows: a change after this reaches the page live
     states = (filters["status"],) if filters["status"] else (outbox.FAILED, outbox.REJECTED)
-    query = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.status.in_(states))
-    if filters["partner"]:
-        query = query.where(OutboxMessage.partner == filters["partner"])
-    if first:
-        query = query.where(OutboxMessage.created_at >= first)
-    if last:
-        query = query.where(OutboxMessage.created_at < last)
-    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pager = Pager(page, total, filters)
-    rows = (
-        []
-        if inputs.errors
-        else list(
-            db.scalars(
-                query.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-                .offset(pager.offset)
-                .limit(pager.size)
-            )
-        )
+    failed = _ours(states, filters["partner"], window)
+    waiting = _ours((outbox.PENDING,), filters["partner"], window)
+    total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(failed.subquery())) or 0
+    waiting_total = (
+        0 if inputs.errors else db.scalar(select(func.count()).select_from(waiting.subquery())) or 0
     )
+    pager = Pager(page, total, filters)
+    newest_first = (OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    rows, waiting_rows = [], []
+    if not inputs.errors:
+        rows = list(db.scalars(failed.order_by(*newest_first).offset(pager.offset).limit(pager.size)))
+        waiting_rows = list(db.scalars(waiting.order_by(*newest_first).limit(WAITING_SHOWN)))
+    now = shell_of(request).clock()
     return render(
         request,
         "oi/deliveries.html",
         status_code=400 if inputs.errors and status_code == 200 else status_code,
         errors=inputs.errors,
         rows=rows,
+        waiting=waiting_rows,
+        waiting_total=waiting_total,
         pager=pager,
         filters=filters,
         partners=sorted({p.code for p in db.scalars(select(Partner)) if p.url}),
         statuses=STATUSES,
         queued=queued,
+        live_after=live_after,
+        why=lambda m: failure_in_words(request, status_code=m.last_status_code, error=m.last_error),
+        sending=lambda m: m.lease_owner is not None and m.lease_until is not None and m.lease_until > now,
+        due=lambda m: m.next_attempt_at <= now,
         current="deliveries",
         **formatters(inputs.zone),
     )
+
+
+@router.get("/live/deliveries")
+def deliveries_live(request: Request, user: auth.StaffUser = Depends(OPERATORS)) -> Response:
+    """Server-sent events for the deliveries page: messages queued, attempted, sent again."""
+    return live_stream(request, topics=DELIVERIES_TOPICS, roles=OPERATOR_ROLES)
 
 
 @router.post("/deliveries/{message_id}/retry", dependencies=[Depends(check_csrf)])
@@ -522,14 +560,19 @@ def retry_one(
     user: auth.StaffUser = Depends(OPERATORS),
     db: Session = DB,
 ) -> Response:
-    """Queue one failed or rejected message again."""
+    """Queue one failed or rejected message again, or send a waiting one now."""
     now = shell_of(request).clock()
     message = db.get(OutboxMessage, message_id) if names_a_row(message_id, highest=BIGINT_KEY) else None
     if message is None or message.desk != DESK:
         raise HTTPException(404, shell_of(request).gettext(request, "No message has this number."))
-    queued = outbox.retry_by_hand(db, now=now, ids=[message_id], statuses=(outbox.FAILED, outbox.REJECTED))
-    _audit_retry(db, user, now, object_id=message_id, ids=[m.id for m in queued])
-    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(queued)}", status_code=303)
+    if message.status == outbox.PENDING:
+        count = outbox.send_now(db, now=now, ids=[message_id])
+        ids = [message_id] if count else []
+    else:
+        statuses = (outbox.FAILED, outbox.REJECTED)
+        ids = [m.id for m in outbox.retry_by_hand(db, now=now, ids=[message_id], statuses=statuses)]
+    _audit_retry(db, user, now, object_id=message_id, ids=ids)
+    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(ids)}", status_code=303)
 
 
 @router.post("/deliveries/retry", dependencies=[Depends(check_csrf)])
@@ -538,10 +581,13 @@ def retry_many(
     partner: str = Form("", alias="retry-partner"),
     since: str = Form("", alias="retry-since"),
     until: str = Form("", alias="retry-until"),
+    upto: str = Form("", alias="retry-upto"),
+    confirmed: str = Form("", alias="confirm"),
     user: auth.StaffUser = Depends(OPERATORS),
     db: Session = DB,
 ) -> Response:
-    """Queue again every failed message to one partner created between two local times."""
+    """Queue again every failed message to one partner created between two local times, in two steps:
+    first a page that says how many, then (``confirm``) the messages counted there, not later ones."""
     zone = desk_zone(request, db)
     inputs = Inputs(request, zone)
     partners = {p.code for p in db.scalars(select(Partner)) if p.url}
@@ -552,18 +598,30 @@ def retry_many(
     first = inputs.moment("retry-since", since, required=True)
     last = inputs.moment("retry-until", until, required=True)
     inputs.order("retry-until", first, last)
+    newest = inputs.number("retry-upto", upto, lowest=0, highest=BIGINT_KEY, default=0) if confirmed else 0
     if inputs.errors:
         filters = {"partner": "", "status": "", "since": "", "until": ""}
         return _deliveries_page(request, db, inputs, filters=filters, window=(None, None), status_code=400)
+    failed = _ours((outbox.FAILED,), partner, (first, last)).with_only_columns(OutboxMessage.id)
+    if not confirmed:
+        chosen = failed.subquery()
+        count, newest = db.execute(select(func.count(), func.max(chosen.c.id))).one()
+        return render(
+            request,
+            "oi/retry_confirm.html",
+            count=count,
+            partner=partner,
+            since=since,
+            until=until,
+            shown_since=first,
+            shown_until=last,
+            upto=newest or 0,
+            current="deliveries",
+            **formatters(zone),
+        )
     now = shell_of(request).clock()
-    ours = select(OutboxMessage.id).where(
-        OutboxMessage.desk == DESK,
-        OutboxMessage.partner == partner,
-        OutboxMessage.status == outbox.FAILED,
-        OutboxMessage.created_at >= first,
-        OutboxMessage.created_at < last,
-    )
-    queued = outbox.retry_by_hand(db, now=now, partner=partner, since=first, until=last, ids=db.scalars(ours))
+    ids = db.scalars(failed.where(OutboxMessage.id <= newest))
+    queued = outbox.retry_by_hand(db, now=now, partner=partner, since=first, until=last, ids=ids)
     _audit_retry(db, user, now, object_id=partner, ids=[m.id for m in queued], since=first, until=last)
     return RedirectResponse(f"/interventions/oi/deliveries?queued={len(queued)}", status_code=303)
 

@@ -98,6 +98,8 @@ def receive_declaration(*, db: Session, message: InterventionDO, sender: str, no
     else:
         outcome = _second_m3(db, intervention, declared, config, now)
     reply = Reply(0, DO_LABELS, ref_oi=intervention.ref_oi)
+    if outcome != "duplicate":
+        flows.tell_pages(db, intervention, change=outcome, now=now)
     db.add(
         InboundMessage(
             received_at=now,
@@ -270,6 +272,7 @@ def receive_impacts(*, db: Session, message: ClientsHS, sender: str, now: dateti
     report.impacts = [_impact(intervention, c, config) for c in message.Liste_Clients_HS or []]
     db.add(report)
     reply = Reply(0, M5_LABELS)
+    flows.tell_pages(db, intervention, change="impacts", now=now)
     db.add(
         InboundMessage(
             received_at=now,
