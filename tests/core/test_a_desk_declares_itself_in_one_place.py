@@ -47,7 +47,7 @@ def sixth_desk() -> Desk:
         models=["tests.core.sixth.models"],
         jobs=[Job("sixth.tick", 60, tick)],
         cli=commands,
-        nav=[NavLink("Sixth things", "/sixth/hello")],
+        nav=[NavLink("Sixth things", "hello")],
     )
 
 
@@ -98,3 +98,20 @@ def test_its_commands_join_the_cli(sixth):
 def test_an_unknown_desk_is_a_configuration_error():
     with pytest.raises(ValueError, match="unknown desk"):
         desks.load(["nonesuch"])
+
+
+def test_a_route_named_like_another_pages_is_refused(settings, database, clock):
+    from tocsin.app import create_app
+
+    router = APIRouter()
+
+    @router.get("/seventh/home")
+    def home() -> dict[str, str]:  # "home" is the shell's home page already
+        return {}
+
+    desks.register(Desk(name="seventh", title="Seventh", routers=[router]))
+    try:
+        with pytest.raises(ValueError, match="route name 'home'"):
+            create_app(settings, database=database, clock=clock)
+    finally:
+        desks.unregister("seventh")

@@ -25,14 +25,16 @@ DemoLoader = Callable[..., str]  # load_demo(db: Session, *, now: datetime) -> a
 
 @dataclass
 class NavLink:
-    """A menu entry: shown to users holding one of ``roles`` (admin sees all); ``show`` may hide it
-    on deployments where it makes no sense (e.g. OC pages on a deployment that is no OC)."""
+    """A menu entry, naming its page's route: shown to users holding one of ``roles`` (admin sees all);
+    ``show`` may hide it on deployments where it makes no sense (e.g. OC pages on a deployment that is
+    no OC); links of one ``group`` (a role of the desk) also make that group's tabs."""
 
     label: str
-    url: str
+    route: str
     roles: tuple[str, ...] = ()
     show: Callable[[Session], bool] | None = None
     landing_for: tuple[str, ...] = ()  # users holding only these roles go straight here from "/"
+    group: str = ""
 
     def allows(self, roles: set[str]) -> bool:
         """Whether a user with ``roles`` may follow this link (admin may follow every one)."""

@@ -60,16 +60,16 @@ desk = Desk(
     file_kinds=[oc_imports.OUTAGE_FILES],
     search=[INTERVENTIONS],
     nav=[
-        NavLink("Interventions", "/interventions/oi/interventions", READERS, plays("OI")),
-        NavLink("Failed deliveries", "/interventions/oi/deliveries", ("operator",)),
-        NavLink("Rejected messages", "/interventions/oi/rejections", READERS, plays("OI")),
-        NavLink("Referential", "/interventions/oi/referential", READERS),
-        NavLink("Statistics", "/interventions/oi/statistics", READERS, plays("OI")),
-        NavLink("Technician", "/interventions/do/technician", ("technician",), plays("DO"), ("technician",)),
+        NavLink("Interventions", "interventions_list", READERS, plays("OI"), group="oi"),
+        NavLink("Failed deliveries", "failed_deliveries", ("operator",), group="oi"),
+        NavLink("Rejected messages", "rejections", READERS, plays("OI"), group="oi"),
+        NavLink("Referential", "referential", READERS, group="oi"),
+        NavLink("Statistics", "statistics_page", READERS, plays("OI"), group="oi"),
+        NavLink("Technician", "technician_page", ("technician",), plays("DO"), ("technician",), group="do"),
         NavLink(
-            "Rejected declarations", "/interventions/do/rejected", ("operator", "technician"), plays("DO")
+            "Rejected declarations", "rejected_page", ("operator", "technician"), plays("DO"), group="do"
         ),
-        NavLink("Received interventions", "/interventions/oc/received", READERS, plays("OC")),
-        NavLink("Outage feed", "/interventions/oc/outages", READERS, plays("OC")),
+        NavLink("Received interventions", "received_list", READERS, plays("OC"), group="oc"),
+        NavLink("Outage feed", "outage_feed", READERS, plays("OC"), group="oc"),
     ],
 )

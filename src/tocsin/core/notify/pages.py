@@ -32,7 +32,7 @@ from tocsin.core.web.csrf import check_csrf
 from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import BIGINT_KEY, INTEGER_KEY, Inputs, Pager, names_a_row, notice_count
 from tocsin.core.web.sessions import require_staff
-from tocsin.core.web.shell import DB, shell_of
+from tocsin.core.web.shell import DB, path_to, shell_of
 
 router = APIRouter(include_in_schema=False)
 OPERATORS = require_staff("operator")
@@ -187,7 +187,7 @@ def resend(
     """Send it again (a notification still being sent is a 409, whose page says so)."""
     row = _notification(request, db, notification_id)
     service.resend(db, notification_id=row.id, now=shell_of(request).clock(), actor=user.username)
-    return RedirectResponse("/notifications?resent=1", status_code=303)
+    return RedirectResponse(path_to(request, "notifications", query={"resent": 1}), status_code=303)
 
 
 # The profile
@@ -296,7 +296,7 @@ def save_account(
         choices=chosen,
         now=shell.clock(),
     )
-    return RedirectResponse("/account?saved=1", status_code=303)
+    return RedirectResponse(path_to(request, "account", query={"saved": 1}), status_code=303)
 
 
 @router.post("/account/test", dependencies=[Depends(check_csrf)])
@@ -307,7 +307,7 @@ def send_test(request: Request, user: StaffUser = Depends(SIGNED_IN), db: Sessio
     now = shell_of(request).clock()
     context = {"name": user.display_name, "at": now}
     sent = service.send(db, recipient=user, kind=TEST, context=context, now=now, zone=_zone(request))
-    return RedirectResponse(f"/account?tested={len(sent)}", status_code=303)
+    return RedirectResponse(path_to(request, "account", query={"tested": len(sent)}), status_code=303)
 
 
 @router.post("/account/devices/{device_id}/delete", dependencies=[Depends(check_csrf)])
@@ -319,7 +319,7 @@ def forget_device(
         db, user_id=user.id, subscription_id=device_id
     ):
         raise HTTPException(404, shell_of(request).gettext(request, "No device of yours has this number."))
-    return RedirectResponse("/account?saved=1", status_code=303)
+    return RedirectResponse(path_to(request, "account", query={"saved": 1}), status_code=303)
 
 
 @router.post("/api/account/devices", dependencies=[Depends(check_csrf)])

@@ -41,7 +41,7 @@
           });
         });
       }).then(function (subscription) {
-        return fetch("/api/account/devices", {
+        return fetch(box.getAttribute("data-devices-url"), {
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/json", "X-CSRF-Token": box.getAttribute("data-csrf") },
@@ -52,7 +52,7 @@
           throw new Error("HTTP " + reply.status);
         }
         say("done");
-        window.location.assign("/account?saved=1");
+        window.location.assign(box.getAttribute("data-done-url"));
       });
     }).catch(function () {
       say("failed");

@@ -8,7 +8,7 @@ from tocsin.core.web.csrf import check_csrf, csrf_token
 from tocsin.core.web.errors import TokenProblem, wants_json
 from tocsin.core.web.oauth import require_scope
 from tocsin.core.web.sessions import LoginRequired, RoleMissing, current_user, require_staff
-from tocsin.core.web.shell import DB, Db, Shell, get_db, shell_of
+from tocsin.core.web.shell import DB, Db, Shell, get_db, path_to, shell_of
 
 __all__ = [
     "DB",
@@ -24,6 +24,7 @@ __all__ = [
     "csrf_token",
     "current_user",
     "get_db",
+    "path_to",
     "require_scope",
     "require_staff",
     "shell_of",

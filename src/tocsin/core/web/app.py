@@ -33,6 +33,25 @@ def _thread_limit(threads: int) -> Callable[[FastAPI], Any]:
     return lifespan
 
 
+def refuse_twice_named_routes(app: FastAPI) -> None:
+    """Pages name the routes they link to: two routes with one name would send a link to the wrong page."""
+    seen: dict[str, str] = {}
+    for route in _every_route(app.router.routes):
+        name, path = getattr(route, "name", None), getattr(route, "path", "")
+        if name is None:
+            continue
+        if name in seen and seen[name] != path:
+            raise ValueError(f"route name {name!r} is used for {seen[name]} and {path}: name one differently")
+        seen.setdefault(name, path)
+
+
+def _every_route(routes: Any) -> Any:
+    """Routes, including those of included routers (FastAPI keeps those behind a wrapper)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        yield from _every_route(inner.routes) if inner is not None else [route]
+
+
 def build_app(shell: Shell) -> FastAPI:
     """The web app; raises MissingSecretKey when no key signs the session cookies."""
     settings = shell.settings
@@ -66,6 +85,8 @@ def build_app(shell: Shell) -> FastAPI:
     for desk in shell.desks:
         for router in desk.routers:
             app.include_router(router)
+    refuse_twice_named_routes(app)
+    for desk in shell.desks:
         for url, folder in desk.static_folders().items():
             app.mount(url, StaticFiles(directory=str(folder)), name=url.strip("/").replace("/", "-"))
         if desk.on_start:

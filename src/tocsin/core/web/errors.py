@@ -90,7 +90,7 @@ def install_error_pages(app: FastAPI) -> None:
         if wants_json(request):
             return JSONResponse({"field": None, "reason": "sign in first"}, status_code=401)
         target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-        return RedirectResponse(f"/login?next={target}", status_code=303)
+        return RedirectResponse(f"{request.app.url_path_for('login_form')}?next={target}", status_code=303)
 
     @app.exception_handler(RoleMissing)
     async def role_missing(request: Request, _: RoleMissing) -> Response:

@@ -20,7 +20,7 @@ from tocsin.core.web.sessions import (
     require_staff,
     start_session,
 )
-from tocsin.core.web.shell import Db, shell_of
+from tocsin.core.web.shell import Db, path_to, shell_of
 
 LOGIN_POLICY = throttle.Policy(free=5, base=1.0, cap=900.0, forget_after=900.0)
 SHORTEST_PASSWORD = 12
@@ -97,7 +97,7 @@ def login(
 @router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request, db: Db) -> Response:
     end_session(request, db)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(path_to(request, "home"), status_code=303)
 
 
 SIGNED_IN = require_staff()
@@ -124,7 +124,7 @@ def change_password(
         return shell.render(request, "password.html", status_code=400, errors=errors)
     staff.change_password(db, user_id=user.id, password=new, keep=request.session.get(SESSION_KEY))
     _audit(request, db, user, "staff.password_changed")
-    return RedirectResponse("/account/password?changed=1", status_code=303)
+    return RedirectResponse(path_to(request, "password_form", query={"changed": 1}), status_code=303)
 
 
 def password_problems(

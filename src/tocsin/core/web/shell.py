@@ -8,8 +8,10 @@ import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -31,8 +33,8 @@ HERE = Path(__file__).resolve().parent.parent
 SECRET_CHECKS_AT_ONCE = 2  # argon2 verifications running together per process (each uses a core)
 CORE_MENU = "General"  # the shell's own pages, before the desks' menus
 CORE_NAV = (
-    NavLink("Notifications", "/notifications", ("operator",)),
-    NavLink("Your profile", "/account"),
+    NavLink("Notifications", "notifications", ("operator",)),
+    NavLink("Your profile", "account"),
 )
 
 
@@ -87,6 +89,7 @@ class Shell:
             languages={k: LANGUAGES[k] for k in self.languages_for(request)},
             user=user,
             csrf=csrf_token(request),
+            url=partial(path_to, request),
             nav=self.nav_for(request),
             desks=self.desks,
             **context,
@@ -128,9 +131,10 @@ class Shell:
                 offered = [(d, [x for x in links if x.show is None or x.show(db)]) for d, links in offered]
         menus = []
         for title, links in offered:
-            marked = [(link, path == link.url or path.startswith(link.url + "/")) for link in links]
+            found = [(link, request.app.url_path_for(link.route)) for link in links]
+            marked = [Entry(link, url, path == url or path.startswith(url + "/")) for link, url in found]
             if marked:
-                menus.append(Menu(title, marked, any(current for _, current in marked)))
+                menus.append(Menu(title, marked, any(entry.current for entry in marked)))
         return menus
 
     def landing(self, request: Request) -> str | None:
@@ -141,7 +145,7 @@ class Shell:
         for desk in self.desks:
             for link in desk.nav:
                 if link.landing_for and roles and roles <= set(link.landing_for):
-                    return link.url
+                    return request.app.url_path_for(link.route)
         return None
 
     def gettext(self, request: Request, text: str) -> str:
@@ -149,12 +153,33 @@ class Shell:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A menu link as shown: its declaration, its path, whether it is the page being read."""
+
+    link: NavLink
+    url: str
+    current: bool
+
+
+@dataclass(frozen=True)
 class Menu:
-    """One desk's menu: its links (each with whether it is the current page)."""
+    """One desk's menu (or the shell's): its entries, and whether one is the current page."""
 
     title: str
-    links: list[tuple[NavLink, bool]]
+    entries: list[Entry]
     current: bool
+
+    def tabs(self, group: str) -> list[Entry]:
+        """The entries of one group of the desk (a role's pages), for the tabs on those pages."""
+        return [entry for entry in self.entries if entry.link.group == group]
+
+
+def path_to(request: Request, name: str, /, query: Mapping[str, Any] | None = None, **params: Any) -> str:
+    """The path of the route called ``name`` (with its path ``params``), and a query string if given:
+    pages and redirects name routes, they never spell paths."""
+    path = str(request.app.url_path_for(name, **{k: str(v) for k, v in params.items()}))
+    wanted = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+    return f"{path}?{urlencode(wanted)}" if wanted else path
 
 
 def file_kinds_of(desks: list[Desk]) -> dict[str, FileKind]:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tocsin.core import dates, orgs
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
-from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
 from tocsin.interventions.config import DEFAULT_TIMEZONE as DEFAULT_ZONE
 from tocsin.interventions.config import current
 from tocsin.interventions.do import service as declarations
@@ -157,7 +157,7 @@ def _correct(request: Request, ref_do: str, user: StaffUser, form: Any) -> Respo
             return _rejected(
                 request, db, user, errors=errors, status_code=error.status_code, values=dict(form)
             )
-    return RedirectResponse(f"/interventions/do/rejected?resent={ref_do}", status_code=303)
+    return RedirectResponse(path_to(request, "rejected_page", query={"resent": ref_do}), status_code=303)
 
 
 def _rejected(

@@ -19,7 +19,7 @@ from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.files import FileRefused, TooLarge
 from tocsin.core.files.uploads import receive_form
 from tocsin.core.files.web import file_url
-from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
 from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
 from tocsin.interventions.config import DEFAULT_TIMEZONE, current
@@ -126,7 +126,9 @@ def send_m5(
     except Conflict as error:
         message = shell_of(request).gettext(request, error.reason)
         return _preview(request, db, received, user, errors=[("send-m5", message)], status_code=409)
-    return RedirectResponse(f"/interventions/oc/received/{received_id}?queued=1", status_code=303)
+    return RedirectResponse(
+        path_to(request, "m5_preview", query={"queued": 1}, received_id=received_id), status_code=303
+    )
 
 
 def _received(db: Session, received_id: int) -> ReceivedIntervention:
@@ -217,7 +219,7 @@ async def upload_outages(
         problems = outcome.error.problems
         return await run_in_threadpool(_feed_page, request, db, user, problems=problems, status_code=400)
     query = urlencode({"imported": outcome.record.imported, "duplicates": outcome.record.duplicates})
-    return RedirectResponse(f"/interventions/oc/outages?{query}", status_code=303)
+    return RedirectResponse(f"{path_to(request, 'outage_feed')}?{query}", status_code=303)
 
 
 def _refused_page(request: Request, db: Session, user: StaffUser, error: FileRefused) -> Response:

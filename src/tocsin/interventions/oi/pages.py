@@ -25,7 +25,7 @@ from tocsin.core import audit, auth, live, outbox, search
 from tocsin.core.exports import FORMATS, Table, export
 from tocsin.core.live.stream import live_stream
 from tocsin.core.outbox import OutboxMessage
-from tocsin.core.web import DB, check_csrf, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
 from tocsin.core.web.deliveries import failure_in_words
 from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
@@ -572,7 +572,9 @@ def retry_one(
         statuses = (outbox.FAILED, outbox.REJECTED)
         ids = [m.id for m in outbox.retry_by_hand(db, now=now, ids=[message_id], statuses=statuses)]
     _audit_retry(db, user, now, object_id=message_id, ids=ids)
-    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(ids)}", status_code=303)
+    return RedirectResponse(
+        path_to(request, "failed_deliveries", query={"queued": len(ids)}), status_code=303
+    )
 
 
 @router.post("/deliveries/retry", dependencies=[Depends(check_csrf)])
@@ -623,7 +625,9 @@ def retry_many(
     ids = db.scalars(failed.where(OutboxMessage.id <= newest))
     queued = outbox.retry_by_hand(db, now=now, partner=partner, since=first, until=last, ids=ids)
     _audit_retry(db, user, now, object_id=partner, ids=[m.id for m in queued], since=first, until=last)
-    return RedirectResponse(f"/interventions/oi/deliveries?queued={len(queued)}", status_code=303)
+    return RedirectResponse(
+        path_to(request, "failed_deliveries", query={"queued": len(queued)}), status_code=303
+    )
 
 
 def _audit_retry(db: Session, user: auth.StaffUser, now: datetime, *, object_id: Any, **detail: Any) -> None:

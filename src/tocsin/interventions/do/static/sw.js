@@ -3,7 +3,7 @@
    API is never cached: the page's own queue handles it. */
 "use strict";
 var CACHE = "tocsin-do-v1";
-var PAGE = "/interventions/do/technician";
+var PAGE = new URL(self.location.href).searchParams.get("page");  // the page's path, given at registration
 var ASSETS = [
   PAGE,
   "/static/core/tocsin.css",

@@ -248,7 +248,7 @@
   function post(entry) {
     var body = { ref_do: entry.ref_do, pm: entry.pm, natures: entry.natures };
     body[entry.action === "start" ? "started_at" : "ended_at"] = entry.time;
-    return fetch("/api/interventions/do/" + entry.action, {
+    return fetch(entry.action === "start" ? form.dataset.startUrl : form.dataset.endUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": form.dataset.csrf },
@@ -287,7 +287,7 @@
 
   function poll() {
     load(QUEUE, []).filter(function (e) { return e.state === "sent"; }).forEach(function (entry) {
-      fetch("/api/interventions/do/declarations/" + encodeURIComponent(entry.ref_do), { credentials: "same-origin" })
+      fetch(form.dataset.statusUrl.replace(/REF$/, encodeURIComponent(entry.ref_do)), { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
           if (data) {
@@ -371,6 +371,9 @@
   render();
   flush();
   if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/interventions/do/sw.js", { scope: "/interventions/do/" }).catch(function () {});
+    var page = form.dataset.pageUrl;
+    var scope = page.slice(0, page.lastIndexOf("/") + 1);
+    var worker = form.dataset.workerUrl + "?page=" + encodeURIComponent(page);
+    navigator.serviceWorker.register(worker, { scope: scope }).catch(function () {});
   }
 })();
