@@ -7,7 +7,13 @@ from typer.testing import CliRunner
 
 from tests.interventions.support import OI_CONFIG
 from tocsin.core.auth import ApiClient
-from tocsin.interventions.config import ConfigError, apply_config, parse_config, read_config
+from tocsin.interventions.config import (
+    ConfigError,
+    apply_config,
+    parse_config,
+    read_config,
+    referential,
+)
 from tocsin.interventions.models import PM, Partner
 
 
@@ -77,6 +83,19 @@ def test_reloading_replaces_pms_and_partners(database, clock):
         apply_config(db, parse_config(smaller), now=clock())
     with database.session() as db:
         assert [p.ref for p in db.scalars(select(PM))] == ["FI-12345-0002"]
+
+
+def test_a_long_lived_session_sees_a_new_configuration_in_its_next_transaction(database, clock):
+    with database.session() as db:
+        apply_config(db, parse_config(OI_CONFIG), now=clock())
+    smaller = {**OI_CONFIG, "pms": [{"ref": "FI-12345-0002", "ocs": ["OCCC"]}]}
+    with database.session() as worker:
+        assert "FI-12345-0001" in referential(worker).pm_ocs
+        assert referential(worker) is referential(worker)  # read once per transaction
+        worker.commit()
+        with database.session() as db:
+            apply_config(db, parse_config(smaller), now=clock())
+        assert list(referential(worker).pm_ocs) == ["FI-12345-0002"]
 
 
 def test_the_cli_prints_every_problem_and_stores_nothing(tmp_path, database, monkeypatch):

@@ -318,10 +318,14 @@ def _insert(db: Session, index: SearchIndex, rows: list[dict[str, Any]]) -> None
     db.execute(statement, rows)
 
 
-def index(db: Session, index: SearchIndex, *, key: int, values: Mapping[str, Any]) -> None:
-    """Index (or re-index) one row, in the caller's transaction."""
+def index(
+    db: Session, index: SearchIndex, *, key: int, values: Mapping[str, Any], new: bool = False
+) -> None:
+    """Index (or re-index) one row, in the caller's transaction; ``new``: the row was just created, so
+    there is nothing to remove first (one statement saved on the hot path)."""
     terms, kept = _document(index, values)
-    remove(db, index, key=key)
+    if not new:
+        remove(db, index, key=key)
     _insert(db, index, [_row(db.get_bind().dialect.name, key, terms, kept)])
 
 

@@ -197,6 +197,7 @@ def apply_config(
     row.future_tolerance_minutes = desk_file.flags.future_tolerance_minutes
     row.ko_resend_hours, row.loaded_at = desk_file.ko_resend_hours, now
     row.revision = uuid.uuid4().hex
+    db.info.pop(REFERENTIAL_KEY, None)
     db.add(row)
     revoked = _apply_partners(db, desk_file, me, now)
     _apply_pms(db, desk_file)
@@ -314,19 +315,27 @@ class Referential:
 
 
 _referentials: dict[str, Referential] = {}
+REFERENTIAL_KEY = "interventions.referential"  # in Session.info: (transaction, its referential)
 
 
 def referential(db: Session) -> Referential:
-    """The referential for this database, read again only after a new configuration was loaded."""
+    """The referential for this database, read again only after a new configuration was loaded; its
+    revision is checked once per transaction (the rules and the fan-out of one message share it)."""
+    transaction = db.get_transaction()
+    seen = db.info.get(REFERENTIAL_KEY)
+    if seen is not None and transaction is not None and seen[0] is transaction:
+        return seen[1]
     revision = db.scalar(select(DeskConfig.revision).where(DeskConfig.id == 1))
     if revision is None:
         current(db)
     key = str(db.get_bind().engine.url)
     cached = _referentials.get(key)
     if cached is not None and cached.config.revision == revision:
+        db.info[REFERENTIAL_KEY] = (db.get_transaction(), cached)
         return cached
     fresh = _load_referential(db)
     _referentials[key] = fresh
+    db.info[REFERENTIAL_KEY] = (db.get_transaction(), fresh)
     return fresh
 
 

@@ -53,6 +53,7 @@ INTERVENTIONS = SearchIndex(
 
 def index_intervention(db: Session, intervention: Intervention) -> None:
     """Index one intervention in the caller's transaction (flushing first so it has its key)."""
-    if intervention.id is None:
+    new = intervention.id is None
+    if new:
         db.flush()
-    search.index(db, INTERVENTIONS, key=intervention.id, values=values_of(intervention))
+    search.index(db, INTERVENTIONS, key=intervention.id, values=values_of(intervention), new=new)
