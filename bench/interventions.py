@@ -20,113 +20,55 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import json
-import math
 import os
-import platform
-import re
 import secrets
 import shutil
 import signal
-import socket
-import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.console import Console
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-TOCSIN = str(Path(PYTHON).with_name("tocsin"))
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+from harness import (
+    PG_ADMIN,
+    PYTHON,
+    TOCSIN,
+    CpuMeter,
+    Phase,
+    console,
+    emit,
+    find_wrk,
+    free_port,
+    load_average,
+    machine,
+    per_request,
+    percentile,
+    process_cpu,
+    run_load,
+    run_until_signalled,
+    run_wrk,
+    scratch_database,
+    start,
+    start_receivers,
+    stop,
+    wait_for_line,
+    wait_until_up,
+    wrk_version,
+)
+
 SECRET = "bench-secret-bench-secret"
 OCS = ("OCAA", "OCBB", "OCCC")
-OK_BODY = {"Code_Reponse": 0, "Libelle_Reponse": "OK"}
-console = Console(stderr=True)
 
 
-# ---------------------------------------------------------------- processes and databases
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (bind to port 0, read it, let it go)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(
-    stack: ExitStack, command: list[str], env: dict[str, str], log: Path, *, pipe: bool = False
-) -> subprocess.Popen:
-    """Start a subprocess in its own process group, stopped (with its children) when ``stack`` closes;
-    ``pipe`` keeps its standard output readable, otherwise it goes to ``log`` with its errors."""
-    out = log.open("wb")
-    process = subprocess.Popen(
-        command,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE if pipe else out,
-        stderr=out,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    stack.callback(out.close)
-    stack.callback(stop, process)
-    return process
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group we started, then SIGKILL it if it is still there after 10 s."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    except ProcessLookupError:
-        pass
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's log if the process dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up in {timeout} s")
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh ``tocsin_bench_<random>`` database, dropped (forcibly) when the block ends."""
-    import psycopg
-
-    name = f"tocsin_bench_{secrets.token_hex(4)}"
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://") + "postgres"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url + name
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+# ---------------------------------------------------------------- the desk under test
 
 
 def prepare(url: str, ports: list[int], pms: int) -> None:
@@ -188,19 +130,6 @@ def start_server(stack: ExitStack, url: str, workers: int, logs: Path) -> tuple[
     return f"http://127.0.0.1:{port}", start(stack, command, app_env(url), log), log
 
 
-def start_receivers(stack: ExitStack, logs: Path) -> list[int]:
-    """One subprocess serving the three OCs on three loopback ports; returns the ports."""
-    log = logs / "receivers.log"
-    process = start(stack, [PYTHON, __file__, "--receivers"], {}, log, pipe=True)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        raise RuntimeError(f"receivers did not start:\n{log.read_text(errors='replace')}")
-    ports = json.loads(line)
-    wait_until_up(f"http://127.0.0.1:{ports[0]}/_arrivals", process, log)
-    return ports
-
-
 def bearer_token(base: str) -> str:
     """An access token for DOXX from the server's client-credentials endpoint."""
     reply = httpx.post(
@@ -210,112 +139,7 @@ def bearer_token(base: str) -> str:
     return reply.json()["access_token"]
 
 
-# ---------------------------------------------------------------- the three OC receivers
-
-
-def receivers_main() -> None:
-    """Serve the three OCs from one process: answer R M2 OK and note when each message arrived."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    arrivals: list[list[Any]] = []
-    delay = [0.0]
-
-    async def announcement(request: Request) -> JSONResponse:
-        body = await request.json()
-        kind = "M4" if "Fin_Inter" in body else "M2"
-        port = request.scope["server"][1]
-        arrivals.append([port, body.get("Ref_Interv_OI"), kind, time.time()])
-        if delay[0]:
-            await asyncio.sleep(delay[0])
-        return JSONResponse(OK_BODY)
-
-    async def slow_down(request: Request) -> JSONResponse:
-        delay[0] = float(request.query_params.get("seconds", "0"))
-        return JSONResponse({"delay": delay[0]})
-
-    async def token(_: Request) -> JSONResponse:
-        return JSONResponse({"access_token": "bench", "token_type": "Bearer", "expires_in": 3600})
-
-    async def listing(_: Request) -> JSONResponse:
-        return JSONResponse(arrivals)
-
-    async def reset(_: Request) -> JSONResponse:
-        arrivals.clear()
-        return JSONResponse([])
-
-    app = Starlette(
-        routes=[
-            Route("/v1/intervention_OI", announcement, methods=["POST"]),
-            Route("/oauth/token", token, methods=["POST"]),
-            Route("/_arrivals", listing),
-            Route("/_reset", reset, methods=["POST"]),
-            Route("/_delay", slow_down, methods=["POST"]),
-        ]
-    )
-    sockets = []
-    for _ in OCS:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sockets.append(sock)
-    print(json.dumps([s.getsockname()[1] for s in sockets]), flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=sockets)
-
-
 # ---------------------------------------------------------------- load generation
-
-
-@dataclass
-class Phase:
-    """What one load phase measured."""
-
-    latencies: list[float] = field(default_factory=list)
-    ok: int = 0
-    errors: int = 0
-    error_kinds: dict[str, int] = field(default_factory=dict)
-    answers: dict[str, float] = field(default_factory=dict)
-    window: float = 0.0
-    unanswered: int = 0  # sent, but no answer seen (transport error, or in flight when wrk stopped)
-    refs: list[str] = field(default_factory=list)  # Ref_Interv_OI of the OK M1 answers
-    client_cpu: float = 0.0  # CPU seconds of an external load generator (wrk)
-    measured: dict[str, Any] | None = None  # wrk: answers, OK answers, p50/p99 of the measured run
-
-    def failed(self, kind: str) -> None:
-        """Count a failed request under what went wrong (exception class or HTTP status and body)."""
-        self.errors += 1
-        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
-
-    def figures(self) -> dict[str, Any]:
-        """Throughput and latency of the requests that finished in the measured window."""
-        if self.measured is not None:
-            return {
-                "requests": self.measured["ok"],
-                "rps": round(self.measured["ok"] / self.window, 1) if self.window else 0.0,
-                "p50_ms": self.measured["p50_ms"],
-                "p99_ms": self.measured["p99_ms"],
-                "errors": self.errors,
-                **({"error_kinds": self.error_kinds} if self.errors else {}),
-            }
-        return {
-            "requests": len(self.latencies),
-            "rps": round(len(self.latencies) / self.window, 1) if self.window else 0.0,
-            "p50_ms": percentile(self.latencies, 0.50),
-            "p99_ms": percentile(self.latencies, 0.99),
-            "errors": self.errors,
-            **({"error_kinds": self.error_kinds} if self.errors else {}),
-        }
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds with one decimal."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 1)
 
 
 def m1_body(ref_do: str, index: int, pms: int) -> bytes:
@@ -329,56 +153,6 @@ def m1_body(ref_do: str, index: int, pms: int) -> bytes:
         "Debut_Inter": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     return json.dumps(body).encode()
-
-
-async def drive(
-    base: str,
-    send: Callable[[httpx.AsyncClient, int], Any],
-    *,
-    clients: int,
-    warmup: float,
-    duration: float,
-    rate: float | None = None,
-) -> Phase:
-    """``clients`` keep-alive connections sending as fast as answers come (or paced at ``rate``/s);
-    only requests that finish after the warm-up count."""
-    phase = Phase()
-    counter = itertools.count()
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
-        began = time.perf_counter()
-        measure_from, end = began + warmup, began + warmup + duration
-
-        async def client() -> None:
-            while True:
-                index = next(counter)
-                if rate is not None:
-                    await asyncio.sleep(max(0.0, began + index / rate - time.perf_counter()))
-                sent = time.perf_counter()
-                if sent >= end:
-                    return
-                try:
-                    reply = await send(http, index)
-                except httpx.HTTPError as error:
-                    phase.failed(type(error).__name__)
-                    phase.unanswered += 1
-                    continue
-                done = time.perf_counter()
-                if reply.status_code != 200:
-                    phase.failed(f"HTTP {reply.status_code}: {reply.text[:120]}")
-                    continue
-                phase.ok += 1
-                if reply.headers.get("content-type", "").startswith("application/json"):
-                    ref_oi = reply.json().get("Ref_Interv_OI")
-                    if ref_oi:
-                        phase.answers[ref_oi] = time.time()
-                        phase.refs.append(ref_oi)
-                if done >= measure_from:
-                    phase.latencies.append(done - sent)
-
-        await asyncio.gather(*(client() for _ in range(clients)))
-        phase.window = min(time.perf_counter(), end) - measure_from
-    return phase
 
 
 def ping_sender() -> Callable[[httpx.AsyncClient, int], Any]:
@@ -397,13 +171,11 @@ def m1_sender(token: str, tag: str, pms: int) -> Callable[[httpx.AsyncClient, in
     return send
 
 
-def run_load(base: str, send: Callable[..., Any], **options: Any) -> Phase:
-    """Run one load phase on uvloop (installed with uvicorn[standard]) or plain asyncio."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(drive(base, send, **options))
-    return uvloop.run(drive(base, send, **options))
+def ref_oi(reply: httpx.Response) -> str | None:
+    """The Ref_Interv_OI an M1 answer carries (the intervention it created)."""
+    if reply.headers.get("content-type", "").startswith("application/json"):
+        return reply.json().get("Ref_Interv_OI")
+    return None
 
 
 # ---------------------------------------------------------------- load generation with wrk
@@ -411,7 +183,7 @@ def run_load(base: str, send: Callable[..., Any], **options: Any) -> Phase:
 # The Lua script wrk runs (one thread): GET /ping, or M1s whose Ref_Interv_DO is <tag>-<thread>-<counter>
 # (unique in a run; the tag differs between runs), spread over the configured PMs like m1_body. It counts
 # requests sent and answers by status, keeps the Ref_Interv_OI of the OK M1 answers, and done() prints
-# one line "BENCH-JSON {...}" with those and wrk's latency percentiles (microseconds).
+# one line "BENCH-JSON {...}" (harness.WRK_SUMMARY) with those and wrk's latency percentiles (microseconds).
 WRK_SCRIPT = r"""
 local threads = {}
 local MODE, TOKEN, PMS = "@MODE@", "@TOKEN@", @PMS@
@@ -479,43 +251,9 @@ end
 """
 
 
-def find_wrk() -> str | None:
-    """wrk's path: on PATH, or installed with apt (we run as root); None if neither works."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if not shutil.which("apt-get") or os.geteuid() != 0:
-        console.log("[yellow]wrk[/] is not on PATH and apt-get is not usable here")
-        return None
-    steps = [
-        ["apt-cache", "policy", "wrk"],
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "wrk"],
-    ]
-    for step in steps:
-        console.log(f"[yellow]wrk[/] is not on PATH: {' '.join(step)}")
-        try:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            console.log(f"[yellow]wrk[/]: {' '.join(step)} failed: {error}")
-            return None
-        if done.returncode != 0:
-            console.log(f"[yellow]wrk[/]: {' '.join(step)} failed: {done.stderr.strip()[-500:]}")
-            return None
-        if step[0] == "apt-cache":
-            console.log(done.stdout.strip())
-    return shutil.which("wrk")
-
-
-def wrk_version(wrk: str) -> str:
-    """The first line wrk prints about itself (it has no --version: it shows its usage)."""
-    shown = subprocess.run([wrk, "--version"], capture_output=True, text=True)
-    return (shown.stdout or shown.stderr).splitlines()[0].strip()
-
-
 @dataclass
 class Wrk:
-    """Runs wrk with the bench's Lua script (one thread, ``clients`` connections, 30 s time-out)."""
+    """Runs wrk with the bench's Lua script (``harness.run_wrk``: one thread, 30 s time-out)."""
 
     path: str
     work: Path
@@ -529,29 +267,6 @@ class Wrk:
         target.write_text(text.replace("@PMS@", str(self.pms)))
         return target
 
-    def run(
-        self, base: str, script: Path, path: str, tag: str, clients: int, seconds: int
-    ) -> tuple[dict, float]:
-        """One wrk run: its BENCH-JSON summary and the CPU seconds wrk used (from wait4's rusage)."""
-        command = [self.path, "-t1", f"-c{clients}", f"-d{seconds}s", "--timeout", "30s"]
-        command += ["-s", str(script), base + path, "--", tag]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            assert process.stdout is not None
-            output = process.stdout.read()
-            _, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                process.wait()
-        found = re.search(r"^BENCH-JSON (.*)$", output, re.MULTILINE)
-        if process.returncode != 0 or not found:
-            raise RuntimeError(
-                f"wrk failed ({process.returncode}): {' '.join(command[:-1])}\n{output[-3000:]}"
-            )
-        return json.loads(found.group(1)), usage.ru_utime + usage.ru_stime
-
     def phase(
         self, base: str, mode: str, tag: str, token: str, *, clients: int, warmup: float, duration: float
     ) -> Phase:
@@ -562,15 +277,22 @@ class Wrk:
         for name, seconds in (("W", warmup), ("M", duration)):
             if seconds <= 0:
                 continue
-            summary, cpu = self.run(base, script, path, f"{tag}{name}", clients, max(1, round(seconds)))
+            summary, cpu = run_wrk(
+                self.path,
+                base + path,
+                script,
+                clients=clients,
+                seconds=max(1, round(seconds)),
+                script_args=[f"{tag}{name}"],
+            )
             phase.client_cpu += cpu
             phase.ok += summary["ok"]
             phase.refs += summary["refs"]
             phase.unanswered += summary["sent"] - summary["answers"]
             kinds = {**summary["bad"], **{f"socket {k}": n for k, n in summary["socket_errors"].items()}}
             for kind, count in kinds.items():
-                for _ in range(count):
-                    phase.failed(kind)
+                if count:
+                    phase.failed(kind, count)
             if name == "M":
                 phase.window = summary["duration_us"] / 1e6
                 phase.measured = {
@@ -628,54 +350,8 @@ class Setup:
 
     def cpu(self) -> dict[str, Any]:
         """CPU seconds used so far by the server processes, our PostgreSQL backends and this process."""
-        server = sum(process_cpu(pid) for pid in [self.server_pid, *descendants(self.server_pid)])
-        backends = {}
-        if self.engine == "postgresql":
-            backends = {pid: process_cpu(pid) for pid in pg_backends(self.url.rsplit("/", 1)[1])}
-        return {"server": server, "postgres": backends, "client": time.process_time()}
-
-
-def cpu_per_request(before: dict[str, Any], after: dict[str, Any], requests: int) -> dict[str, float]:
-    """CPU milliseconds each request cost the server, PostgreSQL and the load generator."""
-    postgres = sum(cpu - before["postgres"].get(pid, 0.0) for pid, cpu in after["postgres"].items())
-    spent = {"server": after["server"] - before["server"], "postgres": postgres}
-    spent["client"] = after["client"] - before["client"]
-    return {name: round(seconds * 1000 / max(requests, 1), 2) for name, seconds in spent.items()}
-
-
-def process_cpu(pid: int) -> float:
-    """User plus system CPU seconds of one process (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pid: int) -> list[int]:
-    """Children of a process, their children, and so on (uvicorn's worker processes)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
-
-
-def pg_backends(database_name: str) -> list[int]:
-    """PostgreSQL backend processes connected to our bench database (found by their title)."""
-    pids = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            title = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if title.startswith(b"postgres: ") and f" {database_name} ".encode() in title:
-            pids.append(int(entry.name))
-    return pids
+        database = self.url.rsplit("/", 1)[1] if self.engine == "postgresql" else None
+        return CpuMeter({"server": self.server_pid}, database).read()
 
 
 def measure(
@@ -730,11 +406,11 @@ def metered(
         phase = args.wrk.phase(base, mode, tag, token, **timing)
     else:
         send = ping_sender() if mode == "ping" else m1_sender(token, tag, args.pms)
-        phase = run_load(base, send, **timing)
+        phase = run_load(base, send, reference=ref_oi, **timing)
     after = setup.cpu()
     after["client"] += phase.client_cpu
     figures = phase.figures()
-    figures["cpu_ms_per_request"] = cpu_per_request(before, after, phase.ok + phase.errors)
+    figures["cpu_ms_per_request"] = per_request(before, after, phase.ok + phase.errors)
     if phase.errors and setup.server_log:
         figures["server_log_tail"] = setup.server_log.read_text(errors="replace")[-1500:]
     return phase, figures
@@ -838,6 +514,7 @@ def fan_out(
             warmup=0.0,
             duration=args.fanout_seconds,
             rate=rate,
+            reference=ref_oi,
         )
         arrivals = await_arrivals(control, 3 * len(phase.answers), args.drain_seconds, worker, log)
         worker_cpu = process_cpu(worker.pid) - busy_cpu
@@ -867,18 +544,6 @@ def close_backlog(url: str) -> int:
     return int(result.rowcount or 0)
 
 
-def wait_for_line(log: Path, text: str, process: subprocess.Popen, timeout: float = 30) -> None:
-    """Wait until ``text`` shows in a subprocess's log (the worker says when it is ready)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
-            return
-        if process.poll() is not None:
-            raise RuntimeError(f"{text!r} never came:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{text!r} did not show in {log} within {timeout} s")
-
-
 def await_arrivals(
     control: str, expected: int, patience: float, worker: subprocess.Popen, log: Path
 ) -> list[list[Any]]:
@@ -888,11 +553,23 @@ def await_arrivals(
     while time.monotonic() < deadline:
         if worker.poll() is not None:
             raise RuntimeError(f"worker exited early:\n{log.read_text(errors='replace')[-3000:]}")
-        if len(httpx.get(f"{control}/_arrivals").json()) >= expected:
+        if httpx.get(f"{control}/_count").json() >= expected:
             break
         time.sleep(0.1)
     time.sleep(0.5)
-    return httpx.get(f"{control}/_arrivals").json()
+    return arrivals(control)
+
+
+def arrivals(control: str) -> list[list[Any]]:
+    """What the OC receivers got: [port, Ref_Interv_OI, M2 or M4 (or the path, if another), time]."""
+    found = []
+    for record in httpx.get(f"{control}/_received").json():
+        body = record["json"]
+        kind = "M4" if "Fin_Inter" in body else "M2"
+        if record["path"] != "/v1/intervention_OI":
+            kind = record["path"]
+        found.append([record["port"], body.get("Ref_Interv_OI"), kind, record["at"]])
+    return found
 
 
 def fan_out_figures(phase: Phase, arrivals: list[list[Any]], ports: list[int]) -> dict[str, Any]:
@@ -1011,7 +688,7 @@ def worker_killed(
     control = f"http://127.0.0.1:{receivers[0]}"
     close_backlog(setup.url)
     httpx.post(f"{control}/_reset").raise_for_status()
-    httpx.post(f"{control}/_delay", params={"seconds": 0.2}).raise_for_status()
+    httpx.post(f"{control}/_answer", json={"delay": 0.2}).raise_for_status()
     burst = 60 if args.quick else 200
     console.log(f"[cyan]worker killed[/] {setup.engine}: {burst} M1s, SIGKILL once M2s arrive")
     with ExitStack() as stack:
@@ -1025,8 +702,9 @@ def worker_killed(
             warmup=0.0,
             duration=burst / 200,
             rate=200.0,
+            reference=ref_oi,
         )
-        while len(httpx.get(f"{control}/_arrivals").json()) < 10:
+        while httpx.get(f"{control}/_count").json() < 10:
             time.sleep(0.02)
         os.killpg(first.pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -1036,9 +714,9 @@ def worker_killed(
             time.sleep(0.1)
         recovered = time.monotonic() - killed_at
         time.sleep(0.5)
-        arrivals = httpx.get(f"{control}/_arrivals").json()
-    httpx.post(f"{control}/_delay", params={"seconds": 0}).raise_for_status()
-    counts = fan_out_figures(phase, arrivals, receivers)
+        arrived = arrivals(control)
+    httpx.post(f"{control}/_answer", json={"delay": 0}).raise_for_status()
+    counts = fan_out_figures(phase, arrived, receivers)
     figures = {
         "m1_sent_ok": phase.ok,
         "m2_expected": counts["m2_expected"],
@@ -1056,42 +734,18 @@ def worker_killed(
 # ---------------------------------------------------------------- the run
 
 
-def machine(pg_url: str | None) -> dict[str, Any]:
-    """The figures' context: cores, CPU, memory, Python, PostgreSQL and SQLite versions."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    mem_kb = next((int(ln.split()[1]) for ln in meminfo.splitlines() if ln.startswith("MemTotal")), 0)
-    details: dict[str, Any] = {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "ram_gib": round(mem_kb / 1024 / 1024, 1),
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql": None,
-    }
-    if pg_url:
-        import psycopg
-
-        dsn = pg_url.replace("postgresql+psycopg://", "postgresql://") + "postgres"
-        with psycopg.connect(dsn) as connection:
-            details["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
-    return details
-
-
 def options(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options, with the phase lengths that --quick shortens."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Short phases: under a minute in all.")
     parser.add_argument("--clients", type=int, nargs="+", help="Concurrent clients (several: a sweep).")
     parser.add_argument("--pms", type=int, default=300, help="PMs in the configuration.")
-    parser.add_argument("--postgres", default=PG_ADMIN_URL, help="Admin URL ending in '/'.")
+    parser.add_argument("--postgres", default=PG_ADMIN, help="Admin URL (any database on the server).")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only.")
     parser.add_argument("--rate", type=float, nargs="+", help="Fan-out phase M1/s (several: one each).")
     parser.add_argument(
         "--httpx", action="store_true", help="Drive the acceptance phases with httpx even if wrk is there."
     )
-    parser.add_argument("--receivers", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.clients = args.clients or ([16] if args.quick else [4, 16, 64])
     args.rate = args.rate or ([50.0] if args.quick else [50.0, 200.0])
@@ -1117,10 +771,10 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     }
     result["load_average_at_start"] = load_average()
     result.update(load_generator(args, work))
-    receivers = start_receivers(stack, work)
+    receivers = start_receivers(stack, work, len(OCS))
     setups = [(Setup("sqlite", f"sqlite:///{work / 'bench.db'}", 1, work), True)]
     if pg:
-        pg_url = stack.enter_context(postgres_database(pg))
+        pg_url = stack.enter_context(scratch_database("postgresql", admin=pg))
         setups += [
             (Setup("postgresql", pg_url, 1, work), True),
             (Setup("postgresql", pg_url, 2, work), False),
@@ -1174,28 +828,32 @@ def load_generator(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     }
 
 
-def load_average() -> list[float]:
-    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
-    return [round(x, 2) for x in os.getloadavg()]
+def ratios(acceptance: list[dict[str, Any]]) -> dict[str, float | None]:
+    """M1s per second over /ping requests per second, for each engine, web processes and clients: the
+    share of the framework's ceiling the M1 path reaches, steadier between runs than either rate."""
+    rates = {
+        (row["engine"], row["processes"], row["clients"], row["endpoint"]): row["rps"] for row in acceptance
+    }
+    found: dict[str, float | None] = {}
+    for engine, processes, clients, endpoint in rates:
+        if endpoint == "M1":
+            ping = rates.get((engine, processes, clients, "ping"))
+            m1 = rates[(engine, processes, clients, "M1")]
+            key = f"m1_per_ping_{engine}_{processes}p_{clients}c"
+            found[key] = round(m1 / ping, 3) if ping else None
+    return found
 
 
 def main() -> None:
-    """Run the benchmark (or, with --receivers, be the OC receivers' subprocess)."""
+    """Run the benchmark; its last line is one JSON object."""
     args = options()
-    if args.receivers:
-        receivers_main()
-        return
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
-    try:
-        with ExitStack() as stack:
-            result = run(args, stack)
-    except KeyboardInterrupt:
-        console.log("[red]interrupted[/]: subprocesses stopped, bench database dropped")
-        sys.exit(130)
+    with ExitStack() as stack:
+        result = run(args, stack)
+    result["ratios"] = ratios(result["acceptance"])
     result["wall_seconds"] = round(time.monotonic() - started, 1)
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":
-    main()
+    run_until_signalled(main)

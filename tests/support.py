@@ -1,5 +1,5 @@
-"""Test support shared by every desk: fresh databases, loopback ports, staff personas and signing a test
-client in through the real login form.
+"""Test support shared by every desk: fresh databases and loopback ports (from ``bench/harness.py``),
+staff personas and signing a test client in through the real login form.
 
 Desk-specific helpers live in each desk's own ``tests/<desk>/support.py``; Playwright fixtures in
 ``tests/browser.py``. Nothing here is a fixture, so tests import from this module, never from a conftest.
@@ -8,10 +8,8 @@ Desk-specific helpers live in each desk's own ``tests/<desk>/support.py``; Playw
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -22,11 +20,12 @@ from typing import TypeVar
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
+from bench import harness
+from bench.harness import PG_ADMIN
+from bench.harness import free_port as free_port  # loopback ports, as the benches find them
 from tocsin.core.auth import upsert_staff
 
-PG_ADMIN = os.environ.get("TOCSIN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse 42"
 T = TypeVar("T")
 
@@ -36,34 +35,17 @@ def fresh_database_url(tmp_dir: Path, kind: str) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_dir / f'test-{uuid.uuid4().hex[:8]}.db'}"
     if kind == "postgresql":
-        name = f"tocsin_test_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         try:
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            return harness.create_database(PG_ADMIN, prefix="tocsin_test")
         except Exception as error:  # say exactly what is missing rather than skip
             pytest.exit(f"PostgreSQL is needed at {PG_ADMIN} for TOCSIN_TEST_DATABASE=postgresql: {error}", 3)
-        finally:
-            admin.dispose()
-        return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     raise ValueError(f"TOCSIN_TEST_DATABASE: unknown kind {kind!r} (sqlite or postgresql)")
 
 
 def drop_database(url: str) -> None:
     """Drop a PostgreSQL database made by ``fresh_database_url`` (a SQLite file goes with its folder)."""
-    if not url.startswith("postgresql"):
-        return
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    if url.startswith("postgresql"):
+        harness.drop_database(url, PG_ADMIN)
 
 
 def wait_until(condition: Callable[[], T], *, what: str, timeout: float = 15.0) -> T:
