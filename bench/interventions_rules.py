@@ -11,18 +11,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, text
-
+from harness import emit, machine, run_until_signalled, scratch_database
 from tocsin.core.db import Database
 from tocsin.core.migrate import upgrade
 from tocsin.interventions.config import apply_config, parse_config
 from tocsin.interventions.oi import service
 from tocsin.interventions.schemas import InterventionDO, parse
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CONFIG = {
     "self": {"code": "OIAA", "roles": ["OI"]},
     "partners": [{"code": f"OC{c}{c}", "roles": ["OC"], "url": "http://127.0.0.1:9/v1"} for c in "ABC"],
@@ -71,18 +68,12 @@ def main() -> None:
     )
     parser.add_argument("--count", type=int, default=400)
     args = parser.parse_args()
-    results = {"sqlite": run(f"sqlite:////tmp/tocsin-rules-{uuid.uuid4().hex[:8]}.db", args.count)}
-    if args.postgresql:
-        name = f"tocsin_rules_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            results["postgresql"] = run(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.count)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    print(json.dumps(results))
+    kinds = ["sqlite", "postgresql"] if args.postgresql else ["sqlite"]
+    results: dict[str, object] = {"machine": machine()}
+    for kind in kinds:
+        with scratch_database(kind, prefix="tocsin_rules") as url:
+            results[kind] = run(url, args.count)
+    emit(results)
 
 
 def run(url: str, count: int) -> dict[str, float]:
@@ -97,4 +88,4 @@ def run(url: str, count: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    run_until_signalled(main)

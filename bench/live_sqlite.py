@@ -15,29 +15,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
-import resource
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from harness import emit, load_average, machine, percentile, run_until_signalled, scratch_database, start
 from tocsin.core import live
 from tocsin.core.db import Database
 from tocsin.core.migrate import upgrade
 
 STOP = "bench.stop"
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def listen(way: str, url: str) -> None:
@@ -66,7 +57,7 @@ def listen(way: str, url: str) -> None:
                     last[0] = newest
                     return True
 
-    ready_at, ready_cpu = time.monotonic(), cpu_seconds()
+    ready_at, ready_cpu = time.monotonic(), time.process_time()
     print("ready", flush=True)
     first: tuple[float, float] | None = None
     while True:
@@ -78,7 +69,7 @@ def listen(way: str, url: str) -> None:
         for event in found:
             cursor = event.id
             if event.topic == STOP:
-                busy = (time.monotonic() - first[0], cpu_seconds() - first[1]) if first else (0.0, 0.0)
+                busy = (time.monotonic() - first[0], time.process_time() - first[1]) if first else (0.0, 0.0)
                 print(
                     json.dumps(
                         {
@@ -93,27 +84,18 @@ def listen(way: str, url: str) -> None:
                 )
                 return
             if first is None:
-                first = (time.monotonic(), cpu_seconds())
+                first = (time.monotonic(), time.process_time())
             seen[event.id], sent[event.id] = now, event.data["sent"]
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile, in milliseconds with two decimals."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000, 2)
-
-
-def measure(way: str, url: str, *, idle: float, rate: float, seconds: float) -> dict[str, Any]:
+def measure(way: str, url: str, logs: Path, *, idle: float, rate: float, seconds: float) -> dict[str, Any]:
     """One way: a listener process, ``idle`` seconds of rest, then ``rate`` events/s for ``seconds``."""
     database = Database(url)
-    listener = subprocess.Popen(
-        [sys.executable, __file__, "--listen", way, url], stdout=subprocess.PIPE, text=True
-    )
-    assert listener.stdout is not None
-    try:
-        assert listener.stdout.readline().strip() == "ready"
+    with ExitStack() as stack:
+        command = [sys.executable, __file__, "--listen", way, url]
+        listener = start(stack, command, {}, logs / f"listener-{way}.log", pipe=True)
+        assert listener.stdout is not None
+        assert listener.stdout.readline().strip() == b"ready"
         time.sleep(idle)
         began = time.perf_counter()
         count = int(rate * seconds)
@@ -125,18 +107,15 @@ def measure(way: str, url: str, *, idle: float, rate: float, seconds: float) -> 
             live.publish(db, topic=STOP, data={"sent": time.time()})
         result = json.loads(listener.stdout.readline())
         listener.wait(10)
-    finally:
-        if listener.poll() is None:
-            listener.kill()
-        database.engine.dispose()
+    database.engine.dispose()
     delays = result["delays"]
     return {
         "way": way,
         "events": count,
         "seen": len(delays),
-        "delay_p50_ms": percentile(delays, 0.5),
-        "delay_p99_ms": percentile(delays, 0.99),
-        "delay_max_ms": percentile(delays, 1.0),
+        "delay_p50_ms": percentile(delays, 0.5, digits=2),
+        "delay_p99_ms": percentile(delays, 0.99, digits=2),
+        "delay_max_ms": percentile(delays, 1.0, digits=2),
         "idle_cpu_percent": round(100 * result["idle_cpu_seconds"] / result["idle_seconds"], 2),
         "busy_cpu_percent": round(100 * result["busy_cpu_seconds"] / max(result["busy_seconds"], 1e-9), 2),
         "cpu_ms_per_event": round(1000 * result["busy_cpu_seconds"] / max(len(delays), 1), 3),
@@ -153,29 +132,23 @@ def main() -> None:
         listen(*args.listen)
         return
     idle, seconds = (3.0, 5.0) if args.quick else (10.0, 20.0)
-    work = Path(tempfile.mkdtemp(prefix="tocsin_live_"))
-    url = f"sqlite:///{work / 'bench.db'}"
-    upgrade(Database(url))
     result: dict[str, Any] = {
-        "machine": {
-            "nproc": os.cpu_count(),
-            "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version,
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        },
+        "machine": machine(),
         "rate": args.rate,
         "idle_seconds": idle,
         "seconds": seconds,
-        "ways": [
-            measure(way, url, idle=idle, rate=args.rate, seconds=seconds)
-            for way in ("datagram", "poll-10", "poll-50")
-        ],
     }
-    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    with scratch_database("sqlite", prefix="tocsin_live") as url, tempfile.TemporaryDirectory() as logs:
+        upgrade(Database(url))
+        result["ways"] = [
+            measure(way, url, Path(logs), idle=idle, rate=args.rate, seconds=seconds)
+            for way in ("datagram", "poll-10", "poll-50")
+        ]
+    result["machine"]["load_average_at_end"] = load_average()
     for line in result["ways"]:
         print(line, file=sys.stderr)
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":
-    main()
+    run_until_signalled(main)

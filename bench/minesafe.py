@@ -10,9 +10,7 @@ vectorised CPA (both compute levels only: no hysteresis, mute, aboard or zones).
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import platform
 import resource
 import time
 import tracemalloc
@@ -23,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 from scipy.spatial import cKDTree
 
+from harness import emit, machine, run_until_signalled
 from tocsin.minesafe.engine import Engine, EngineConfig, closest_approach
 from tocsin.minesafe.model import Kind, Report
 
@@ -197,25 +196,6 @@ def ratios(result: dict) -> dict[str, float]:
     }
 
 
-def machine() -> dict[str, object]:
-    model = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            model = next(
-                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), ""
-            )
-    except OSError:
-        model = platform.processor()
-    import os
-
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
-
-
 def memory_of_engine(n: int) -> dict[str, float]:
     """Peak Python allocation of an engine holding n trackers after one second at 4 Hz."""
     fleet = Fleet.make(n, seed=3)
@@ -237,7 +217,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds = 2.0 if args.quick else 30.0
     result: dict[str, object] = {
-        "machine": machine(),
+        "machine": {**machine(), "numpy": np.__version__},
         "quick": args.quick,
         "command": "python bench/minesafe.py" + (" --quick" if args.quick else ""),
     }
@@ -287,8 +267,8 @@ def main() -> None:
     result["ratios"] = ratios(result)
     result["memory"] = memory_of_engine(1000)
     result["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":
-    main()
+    run_until_signalled(main)

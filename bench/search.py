@@ -13,20 +13,17 @@ page does (past ``search.MAX_RANKED`` matches: newest first, total stopped there
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
-import tempfile
 import time
-import uuid
 
-from sqlalchemy import BigInteger, Column, MetaData, Table, create_engine, text
+from sqlalchemy import BigInteger, Column, MetaData, Table, text
 
+from harness import emit, machine, run_until_signalled, scratch_database
 from tocsin.core import search
 from tocsin.core.db import Database
 from tocsin.core.search import Field, SearchIndex
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 STEMS = [
     ("обращени", ["е", "я", "ю", "ем", "й"]),
     ("ремонт", ["", "а", "у", "ом", "ы"]),
@@ -62,15 +59,8 @@ def documents(count: int):
         yield key, {"code": f"АП-2026-{key:06d}", "title": sentence(chooser)[:80], "body": sentence(chooser)}
 
 
-def run(kind: str, count: int, queries: int) -> dict:
-    if kind == "postgresql":
-        name = f"tocsin_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+def run(kind: str, url: str, count: int, queries: int) -> dict:
+    """Index ``count`` documents in the empty database at ``url``, then time ``queries`` queries."""
     database = Database(url)
     appeals = Table("bench_appeal", MetaData(), Column("id", BigInteger, primary_key=True))
     index = SearchIndex(
@@ -125,10 +115,6 @@ def run(kind: str, count: int, queries: int) -> dict:
         for name, values in timings.items()
     }
     database.engine.dispose()
-    if kind == "postgresql":
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return {
         "engine": kind,
         "documents": count,
@@ -145,9 +131,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=350)
     args = parser.parse_args()
-    result = run("postgresql" if args.postgresql else "sqlite", args.count, args.queries)
-    print(json.dumps(result, ensure_ascii=False))
+    kind = "postgresql" if args.postgresql else "sqlite"
+    with scratch_database(kind) as url:
+        result = run(kind, url, args.count, args.queries)
+    emit({**result, "machine": machine()})
 
 
 if __name__ == "__main__":
-    main()
+    run_until_signalled(main)
