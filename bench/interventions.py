@@ -5,7 +5,11 @@ The fan-out runs twice per engine and rate, in the same run: with the outbox wor
 signal of ``enqueue`` (the default), then with the worker polling the table every 50 ms
 (``TOCSIN_WORKER_WAKE=false``, what it did before), each with its own fresh worker process.
 
-    .venv/bin/python bench/interventions.py --quick      # under a minute; JSON figures on the last line
+    .venv/bin/python bench/interventions.py --quick      # JSON figures on the last line
+
+``--quick`` takes 1.5–2 minutes: its phases alone (acceptance 3 × 8 s, four fan-outs of ≈ 5 s, the
+attack and killed-worker phases ≈ 20 s, the killed worker's heartbeat going stale 10 s of them) add up
+to a minute before set-up.
 
 Everything runs on this machine: the load generator, the web server(s), the outbox worker, PostgreSQL and
 the three receiver servers standing in for the OCs all share its cores. The acceptance phases are driven
@@ -13,7 +17,8 @@ by ``wrk`` (one thread, a Lua script written to a temporary file) when it is on 
 it; otherwise by the in-process httpx generator, which costs several ms of CPU per request and so
 measures itself more than the server ("load_generator" in the JSON says which). The paced fan-out phase
 always uses httpx: it needs the answer time of each M1, and at 50 M1/s its cost is small.
-Every subprocess is killed and the PostgreSQL database dropped at the end, even on Ctrl-C or failure.
+Processes, the scratch database, wrk, CPU metering and the receivers come from ``bench/harness.py``:
+every subprocess is killed and the PostgreSQL database dropped at the end, even on Ctrl-C or failure.
 """
 
 from __future__ import annotations
@@ -737,7 +742,7 @@ def worker_killed(
 def options(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options, with the phase lengths that --quick shortens."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Short phases: under a minute in all.")
+    parser.add_argument("--quick", action="store_true", help="Short phases: 1.5-2 minutes in all.")
     parser.add_argument("--clients", type=int, nargs="+", help="Concurrent clients (several: a sweep).")
     parser.add_argument("--pms", type=int, default=300, help="PMs in the configuration.")
     parser.add_argument("--postgres", default=PG_ADMIN, help="Admin URL (any database on the server).")
