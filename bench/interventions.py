@@ -7,9 +7,10 @@ signal of ``enqueue`` (the default), then with the worker polling the table ever
 
     .venv/bin/python bench/interventions.py --quick      # JSON figures on the last line
 
-``--quick`` takes 1.5–2 minutes: its phases alone (acceptance 3 × 8 s, four fan-outs of ≈ 5 s, the
-attack and killed-worker phases ≈ 20 s, the killed worker's heartbeat going stale 10 s of them) add up
-to a minute before set-up.
+``--quick`` runs in under a minute: the acceptance phases (3 × 8 s) and the woken fan-out on each engine.
+The polling comparison (``--polling``) and the safety phases (``--safety``: token-guessing loops against
+M1 latency, the worker killed mid fan-out; ≈ 20 s, 10 s of them waiting for the killed worker's heartbeat
+to go stale) are added by their options, and always run without ``--quick``.
 
 Everything runs on this machine: the load generator, the web server(s), the outbox worker, PostgreSQL and
 the three receiver servers standing in for the OCs all share its cores. The acceptance phases are driven
@@ -362,8 +363,8 @@ class Setup:
 def measure(
     setup: Setup, args: argparse.Namespace, receivers: list[int], rates: list[float], *, safety: bool
 ) -> dict:
-    """Run the acceptance phases, then the fan-out phases at each of ``rates`` (woken worker, then
-    polling worker), then (``safety``) the safety phases; then stop the server."""
+    """Run the acceptance phases, then the fan-out phases at each of ``rates`` (woken worker, then with
+    ``args.polling`` a polling worker), then (``safety``) the safety phases; then stop the server."""
     assert setup.server is not None
     base = setup.base
     token = bearer_token(base)
@@ -371,7 +372,7 @@ def measure(
     fan = [
         fan_out(setup, base, token, receivers, rate, args, woken=woken)
         for rate in rates
-        for woken in (True, False)
+        for woken in ((True, False) if args.polling else (True,))
     ]
     extra: dict[str, Any] = {}
     if safety:
@@ -742,7 +743,9 @@ def worker_killed(
 def options(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options, with the phase lengths that --quick shortens."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="Short phases: 1.5-2 minutes in all.")
+    parser.add_argument("--quick", action="store_true", help="Short phases: under a minute in all.")
+    parser.add_argument("--polling", action="store_true", help="Also the fan-out with a polling worker.")
+    parser.add_argument("--safety", action="store_true", help="Also the attack and killed-worker phases.")
     parser.add_argument("--clients", type=int, nargs="+", help="Concurrent clients (several: a sweep).")
     parser.add_argument("--pms", type=int, default=300, help="PMs in the configuration.")
     parser.add_argument("--postgres", default=PG_ADMIN, help="Admin URL (any database on the server).")
@@ -759,6 +762,8 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     args.fanout_clients, args.drain_seconds = 16, (8.0 if args.quick else 60.0)
     args.idle_seconds = 2.0 if args.quick else 5.0  # the worker idles this long before each fan-out
     args.hostile_seconds = 2.0 if args.quick else 10.0
+    args.polling = args.polling or not args.quick
+    args.safety = args.safety or not args.quick
     return args
 
 
@@ -797,6 +802,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         setup.ready()
     result["acceptance"], result["fan_out"] = [], []
     safety_setup = setups[1][0] if pg else setups[0][0]  # the safety phases run once, on PostgreSQL if any
+    safety_setup = safety_setup if args.safety else None
     for setup, with_fan_out in setups:
         figures = measure(
             setup, args, receivers, args.rate if with_fan_out else [], safety=setup is safety_setup
