@@ -20,7 +20,7 @@ def receiver():
 
 def queue(database, clock, url, *, stream="s1", payload=None, credential=None, on_result=None, schedule=None):
     with database.session() as db:
-        message = outbox.enqueue(
+        return outbox.enqueue(
             db,
             desk="test",
             kind="M2",
@@ -33,8 +33,6 @@ def queue(database, clock, url, *, stream="s1", payload=None, credential=None, o
             on_result=on_result,
             schedule=schedule,
         )
-        db.flush()
-        return message.id
 
 
 def worker(database, clock, **kwargs) -> Worker:

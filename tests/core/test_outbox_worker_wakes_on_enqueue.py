@@ -75,11 +75,9 @@ def status(database, message_id: int) -> str:
 
 def enqueue(database, clock, url: str) -> int:
     with database.session() as db:
-        message = outbox.enqueue(
+        return outbox.enqueue(
             db, desk="test", kind="M2", partner="OC", url=url, payload={"n": 1}, stream="s", now=clock()
         )
-        db.flush()
-        return message.id
 
 
 def test_a_queued_message_wakes_the_idle_worker_long_before_its_next_poll(

@@ -29,7 +29,7 @@ def test_a_bad_date_is_refused_naming_the_option(run, value):
 
 def test_failed_messages_of_the_period_are_queued_again(run, database, clock):
     with database.session() as db:
-        message = outbox.enqueue(
+        message_id = outbox.enqueue(
             db,
             desk="interventions",
             kind="M2",
@@ -39,7 +39,7 @@ def test_failed_messages_of_the_period_are_queued_again(run, database, clock):
             stream="s",
             now=clock(),
         )
-        message.status = outbox.FAILED
+        db.get(outbox.OutboxMessage, message_id).status = outbox.FAILED
     result = run("retry", "--since", "2026-11-20T00:00:00+01:00", "--until", "2026-11-21T00:00:00Z")
     assert result.exit_code == 0, result.output
     assert "1 message(s) queued again" in result.output

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +49,85 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+SQLITE_BUSY_SECONDS = 10  # how long a writer waits for another before giving up
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")  # the statements sqlite3 opens a transaction for
+
+
+class WriterQueue:
+    """SQLite takes one writer at a time, and a writer kept waiting by the file lock sleeps and polls (up
+    to 100 ms a nap), so under load a request can wait seconds. Within this process, writers queue on a
+    lock instead and each starts the moment the one before commits; between processes (server and worker)
+    SQLite's busy timeout still applies.
+
+    A connection joins the queue before its first write statement and leaves at commit, rollback or
+    close; a thread already writing on another connection does not queue behind itself."""
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self.timeout = timeout
+        self.waiting = 0  # writers queued now (read by the tests and nothing else)
+
+    def enter(self) -> bool:
+        if self._owner == threading.get_ident():
+            return False
+        self.waiting += 1
+        try:
+            if not self._lock.acquire(timeout=self.timeout):
+                return False  # let SQLite's own waiting take over rather than fail here
+        finally:
+            self.waiting -= 1
+        self._owner = threading.get_ident()
+        return True
+
+    def leave(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
+def _queued_connection(queue: WriterQueue) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class that leaves ``queue`` once its transaction is over."""
+
+    class Queued(sqlite3.Connection):
+        writers = queue
+        in_queue = False
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self._leave()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self._leave()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self._leave()
+
+        def _leave(self) -> None:
+            if self.in_queue:
+                self.in_queue = False
+                queue.leave()
+
+    return Queued
+
+
+def _join_queue(queue: WriterQueue) -> Callable[..., None]:
+    def before_execute(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        connection = cursor.connection
+        if connection.in_queue or not statement.lstrip()[:6].upper().startswith(WRITES):
+            return
+        connection.in_queue = queue.enter()
+
+    return before_execute
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,7 +135,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.close()
 
 
@@ -67,8 +148,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if "poolclass" not in kwargs:
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 40)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        queue = WriterQueue(timeout=SQLITE_BUSY_SECONDS)
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
+        connect_args["factory"] = _queued_connection(queue)
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _join_queue(queue))
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 20)

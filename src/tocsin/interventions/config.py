@@ -315,6 +315,8 @@ class Referential:
 
 
 _referentials: dict[str, Referential] = {}
+# Read on the connection, not through the ORM: one small Core statement on every message's path.
+_REVISION = select(DeskConfig.__table__.c.revision).where(DeskConfig.__table__.c.id == 1)
 REFERENTIAL_KEY = "interventions.referential"  # in Session.info: (transaction, its referential)
 
 
@@ -325,7 +327,7 @@ def referential(db: Session) -> Referential:
     seen = db.info.get(REFERENTIAL_KEY)
     if seen is not None and transaction is not None and seen[0] is transaction:
         return seen[1]
-    revision = db.scalar(select(DeskConfig.revision).where(DeskConfig.id == 1))
+    revision = db.connection().execute(_REVISION).scalar()
     if revision is None:
         current(db)
     key = str(db.get_bind().engine.url)

@@ -4,16 +4,17 @@ and the live event that updates the OI's open pages."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from pydantic import BaseModel
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.core import live, outbox
 from tocsin.interventions.config import referential
-from tocsin.interventions.models import DeskConfig, Intervention, Partner
-from tocsin.interventions.schemas import format_instant
+from tocsin.interventions.models import DeskConfig, InboundMessage, Intervention, Partner
+from tocsin.interventions.schemas import Reply, format_instant
 
 DESK = "interventions"
 DELIVERY_RESULT = "interventions.delivery"  # M2/M4 answers; oi/alerts.py tells the operators of failures
@@ -61,7 +62,7 @@ def fan_out(
         return 0
     partners = known.partners
     last = {} if new else _last_sent(db, intervention.ref_oi)
-    queued = 0
+    messages = []
     for code in codes:
         partner = partners.get(code)
         if partner is None or not partner.url:
@@ -72,19 +73,11 @@ def fan_out(
             if last.get((code, kind)) == body:
                 continue
             stream = f"{DESK}:{code}:{intervention.ref_oi}"
-            send(
-                db,
-                partner=partner,
-                kind=kind,
-                payload=body,
-                subject=intervention.ref_oi,
-                stream=stream,
-                now=now,
-                config=config,
-                on_result=DELIVERY_RESULT,
+            messages.append(
+                outgoing(partner, kind, body, intervention.ref_oi, stream, config, DELIVERY_RESULT)
             )
-            queued += 1
-    return queued
+    outbox.enqueue_many(db, messages, now=now)
+    return len(messages)
 
 
 def tell_pages(db: Session, intervention: Intervention, *, change: str, now: datetime) -> None:
@@ -114,12 +107,25 @@ def send(
     now: datetime,
     on_result: str | None = None,
     config: DeskConfig | None = None,
-) -> outbox.OutboxMessage:
-    """Queue one protocol message to a partner's ``/v1`` base URL, retried on the configured schedule."""
+) -> int:
+    """Queue one protocol message to a partner's ``/v1`` base URL, retried on the configured schedule;
+    answer its outbox id."""
+    message = outgoing(partner, kind, payload, subject, stream, config or db.get(DeskConfig, 1), on_result)
+    return outbox.enqueue(db, now=now, **vars(message))
+
+
+def outgoing(
+    partner: Partner,
+    kind: str,
+    payload: dict[str, Any],
+    subject: str,
+    stream: str,
+    config: DeskConfig | None,
+    on_result: str | None,
+) -> outbox.Outgoing:
+    """A protocol message to a partner's ``/v1`` base URL, retried on the configured schedule."""
     assert partner.url, f"partner {partner.code} has no URL"
-    config = config or db.get(DeskConfig, 1)
-    return outbox.enqueue(
-        db,
+    return outbox.Outgoing(
         desk=DESK,
         kind=kind,
         partner=partner.code,
@@ -128,7 +134,27 @@ def send(
         stream=stream,
         subject=subject,
         credential=partner.credential,
-        now=now,
         on_result=on_result,
         schedule=list(config.retry_schedule) if config else None,
     )
+
+
+def record_inbound(
+    db: Session,
+    *,
+    kind: str,
+    sender: str,
+    subject: str,
+    outcome: str,
+    message: BaseModel,
+    reply: Reply,
+    now: datetime,
+) -> None:
+    """Keep an accepted message as received, with what we made of it (a plain INSERT: it is on every
+    message's path and nothing reads it back in the same transaction)."""
+    row = {"received_at": now, "kind": kind, "sender": sender, "subject": subject, "outcome": outcome}
+    row |= {"payload": message.model_dump(mode="json", exclude_none=True), "reply": reply.body()}
+    db.execute(_INBOUND, row)
+
+
+_INBOUND = insert(cast(Table, InboundMessage.__table__))

@@ -62,8 +62,6 @@ def failures(database, clock, oi_config, silent_server):
                 )
                 for name, (url, credential) in targets.items()
             }
-            db.flush()
-            ids = {name: message.id for name, message in ids.items()}
         worker = Worker(database, schedule=[600], name="test", clock=clock, timeout=1.0)
         try:
             worker.run(stop_when_idle=True)

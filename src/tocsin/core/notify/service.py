@@ -165,7 +165,7 @@ def _queue(
     else:
         partner, url = f"push:{urlsplit(address).hostname or ''}"[:40], address
         payload = {"endpoint": address, "keys": keys, "data": words.push(_absolute(link)), "ttl": 86400}
-    message = outbox.enqueue(
+    notification.message_id = outbox.enqueue(
         db,
         desk=DESK,
         kind=kind.key,
@@ -179,8 +179,6 @@ def _queue(
         schedule=SCHEDULE,
         now=now,
     )
-    db.flush()
-    notification.message_id = message.id
     return notification
 
 

@@ -27,10 +27,12 @@ from tocsin.core.outbox.models import (
 )
 from tocsin.core.outbox.queue import (
     QUEUED_TOPIC,
+    Outgoing,
     ResultHandler,
     attempts_of,
     drop_credentials,
     enqueue,
+    enqueue_many,
     on_result,
     purge,
     purge_heartbeats,
@@ -60,6 +62,7 @@ __all__ = [
     "DeliveryAttempt",
     "OutboundCredential",
     "OutboxMessage",
+    "Outgoing",
     "ResultHandler",
     "send_now",
     "TokenSource",
@@ -71,6 +74,7 @@ __all__ = [
     "classify",
     "drop_credentials",
     "enqueue",
+    "enqueue_many",
     "on_result",
     "purge",
     "purge_heartbeats",

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.core import live
@@ -65,51 +65,57 @@ def handler_for(name: str | None, outcome: str) -> ResultHandler | None:
 QUEUED_TOPIC = "outbox"  # live topic of "messages were queued": it wakes the workers
 
 
-def enqueue(
-    db: Session,
-    *,
-    desk: str,
-    kind: str,
-    partner: str,
-    url: str,
-    payload: dict[str, Any],
-    stream: str,
-    now: datetime,
-    subject: str = "",
-    credential: str | None = None,
-    on_result: str | None = None,
-    schedule: list[int] | None = None,
-    channel: str = HTTP,
-) -> OutboxMessage:
-    """Add a message to the outbox inside the caller's transaction (``schedule``: retry delays in s);
-    its commit wakes the workers.
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue. ``partner`` is whom the worker shares its threads by: a partner's code over
+    HTTP, the gateway of another channel (``smtp``, ``sms``, ``push:<host>``); ``schedule``: retry delays
+    in seconds (None: the worker's default)."""
 
-    ``partner`` is whom the worker shares its threads by: a partner's code over HTTP, the gateway of
-    another channel (``smtp``, ``sms``, ``push:<host>``).
-    """
-    if channel not in CHANNELS:
-        raise ValueError(f"channel: unknown channel {channel!r}; known: {list(CHANNELS)}")
-    message = OutboxMessage(
-        desk=desk,
-        kind=kind,
-        channel=channel,
-        partner=partner,
-        url=url,
-        payload=payload,
-        stream=stream,
-        subject=subject,
-        credential=credential,
-        on_result=on_result,
-        schedule=schedule,
-        status=PENDING,
-        attempts=0,
-        round_attempts=0,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    db.add(message)
-    live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
-    return message
+    desk: str
+    kind: str
+    partner: str
+    url: str
+    payload: dict[str, Any]
+    stream: str
+    subject: str = ""
+    credential: str | None = None
+    on_result: str | None = None
+    schedule: list[int] | None = None
+    channel: str = HTTP
+
+    def __post_init__(self) -> None:
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel: unknown channel {self.channel!r}; known: {list(CHANNELS)}")
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        return vars(self) | {"created_at": now, "next_attempt_at": now} | _NEW
+
+
+def enqueue(db: Session, *, now: datetime, **fields: Any) -> int:
+    """Add a message (the fields of ``Outgoing``) to the outbox inside the caller's transaction and
+    answer its id; the commit wakes the workers."""
+    message = Outgoing(**fields)
+    message_id = db.execute(_INSERT.returning(_TABLE.c.id), message.row(now)).scalar_one()
+    live.publish(db, topic=QUEUED_TOPIC, data={"desk": message.desk}, now=now)
+    return int(message_id)
+
+
+def enqueue_many(db: Session, messages: list[Outgoing], *, now: datetime) -> None:
+    """Add several messages in one round trip (a fan-out); the commit wakes the workers."""
+    if not messages:
+        return
+    db.execute(_INSERT, [message.row(now) for message in messages])
+    for desk in sorted({message.desk for message in messages}):
+        live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
+
+
+# Plain INSERTs, not objects for the session's next flush: every desk's hot path queues messages, the
+# ORM's unit of work costs several times the statement, and it batches a fan-out's rows into one
+# statement with too many parameters for the driver to cache its parsing (an executemany sends one
+# prepared statement per row, in one round trip).
+_TABLE = cast(Table, OutboxMessage.__table__)
+_INSERT = insert(_TABLE)
+_NEW = {"status": PENDING, "attempts": 0, "round_attempts": 0}
 
 
 def purge_heartbeats(db: Session, *, before: datetime) -> int:

@@ -363,9 +363,7 @@ def m5_refusal(
     return None
 
 
-def queue_m5(
-    *, db: Session, received: ReceivedIntervention, now: datetime, actor: str
-) -> outbox.OutboxMessage:
+def queue_m5(*, db: Session, received: ReceivedIntervention, now: datetime, actor: str) -> int:
     """Compute and queue the M5 of an ended intervention (first send, re-send after KO or failure)."""
     config = current(db)
     refusal = m5_refusal(db=db, received=received, config=config, now=now)
@@ -382,7 +380,7 @@ def queue_m5(
         raise Conflict("Another M5 for this intervention was queued at the same time.", field="m5")
     partner = db.get(Partner, received.code_oi)
     assert partner is not None
-    message = flows.send(
+    message_id = flows.send(
         db,
         partner=partner,
         kind="M5",
@@ -392,8 +390,7 @@ def queue_m5(
         now=now,
         on_result=M5_RESULT,
     )
-    db.flush()
-    received.m5_message_id = message.id
+    received.m5_message_id = message_id
     audit.record(
         db,
         at=now,
@@ -402,9 +399,9 @@ def queue_m5(
         object_type="iv_received",
         object_id=received.ref_oi,
         customers=len(customers),
-        message_id=message.id,
+        message_id=message_id,
     )
-    return message
+    return message_id
 
 
 @outbox.on_result(M5_RESULT)

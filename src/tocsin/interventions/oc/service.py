@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit
+from tocsin.interventions import flows
 from tocsin.interventions.config import current
-from tocsin.interventions.models import PM, InboundMessage, Partner, ReceivedIntervention
+from tocsin.interventions.models import PM, Partner, ReceivedIntervention
 from tocsin.interventions.schemas import OI_LABELS, InterventionOI, ProtocolError, Reply
 
 
@@ -41,16 +42,15 @@ def receive_announcement(*, db: Session, message: InterventionOI, sender: str, n
     )
     outcome = _store_announcement(db, row, message, kind, digest, now)
     reply = Reply(0, OI_LABELS)
-    db.add(
-        InboundMessage(
-            received_at=now,
-            kind=kind,
-            sender=sender,
-            subject=message.Ref_Interv_OI,
-            outcome=outcome,
-            payload=message.model_dump(mode="json", exclude_none=True),
-            reply=reply.body(),
-        )
+    flows.record_inbound(
+        db,
+        kind=kind,
+        sender=sender,
+        subject=message.Ref_Interv_OI,
+        outcome=outcome,
+        message=message,
+        reply=reply,
+        now=now,
     )
     return reply
 

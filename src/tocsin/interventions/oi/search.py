@@ -51,9 +51,9 @@ INTERVENTIONS = SearchIndex(
 )
 
 
-def index_intervention(db: Session, intervention: Intervention) -> None:
-    """Index one intervention in the caller's transaction (flushing first so it has its key)."""
-    new = intervention.id is None
-    if new:
+def index_intervention(db: Session, intervention: Intervention, *, new: bool = False) -> None:
+    """Index one intervention in the caller's transaction (flushing first so it has its key); ``new``:
+    made in this transaction, so there is no older entry to remove."""
+    if intervention.id is None:
         db.flush()
     search.index(db, INTERVENTIONS, key=intervention.id, values=values_of(intervention), new=new)

@@ -24,7 +24,6 @@ from tocsin.interventions.models import (
     DeskConfig,
     Impact,
     ImpactReport,
-    InboundMessage,
     Intervention,
 )
 from tocsin.interventions.oi.search import index_intervention
@@ -100,16 +99,15 @@ def receive_declaration(*, db: Session, message: InterventionDO, sender: str, no
     reply = Reply(0, DO_LABELS, ref_oi=intervention.ref_oi)
     if outcome != "duplicate":
         flows.tell_pages(db, intervention, change=outcome, now=now)
-    db.add(
-        InboundMessage(
-            received_at=now,
-            kind=declared.kind,
-            sender=sender,
-            subject=intervention.ref_oi,
-            outcome=outcome,
-            payload=message.model_dump(mode="json", exclude_none=True),
-            reply=reply.body(),
-        )
+    flows.record_inbound(
+        db,
+        kind=declared.kind,
+        sender=sender,
+        subject=intervention.ref_oi,
+        outcome=outcome,
+        message=message,
+        reply=reply,
+        now=now,
     )
     return reply
 
@@ -159,7 +157,7 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
     kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
     flows.fan_out(db, intervention, kinds=kinds, config=config, now=now, new=True)
     _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
-    index_intervention(db, intervention)
+    index_intervention(db, intervention, new=True)
     return intervention
 
 
@@ -273,16 +271,15 @@ def receive_impacts(*, db: Session, message: ClientsHS, sender: str, now: dateti
     db.add(report)
     reply = Reply(0, M5_LABELS)
     flows.tell_pages(db, intervention, change="impacts", now=now)
-    db.add(
-        InboundMessage(
-            received_at=now,
-            kind="M5",
-            sender=sender,
-            subject=intervention.ref_oi,
-            outcome="stored",
-            payload=message.model_dump(mode="json", exclude_none=True),
-            reply=reply.body(),
-        )
+    flows.record_inbound(
+        db,
+        kind="M5",
+        sender=sender,
+        subject=intervention.ref_oi,
+        outcome="stored",
+        message=message,
+        reply=reply,
+        now=now,
     )
     audit.record(
         db,
