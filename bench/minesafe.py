@@ -176,10 +176,11 @@ def run_baseline(fleet: Fleet, kind: str, hz: float, seconds: float, radius: flo
 
 def warm_kernels() -> None:
     """Compile (or load from numba's cache) the engine's kernels before anything is timed."""
-    from tocsin.minesafe import kernels
-
-    none = np.zeros(1)
-    kernels.passing_close(np.zeros(1, dtype=np.intp), none, none, none, none, none, (0.0,) * 5, 1.0, 1.0)
+    engine = Engine()
+    for t in (0.0, 1.0):
+        engine.ingest_many(
+            [Report(t, "a", Kind.HAUL_TRUCK, 10 * t, 0.0, 10.0), Report(t, "b", Kind.PERSON, 9, 0, 0)]
+        )
 
 
 def ratios(result: dict) -> dict[str, float]:
