@@ -24,6 +24,7 @@ from tocsin.minesafe import kernels, rules
 from tocsin.minesafe.model import AlarmEvent, Kind, Level, Report, Zone
 
 NONE, WARNING, DANGER = rules.NONE, rules.WARNING, rules.DANGER
+_NO_EVENTS: tuple[AlarmEvent, ...] = ()
 LEVELS = {WARNING: Level.WARNING, DANGER: Level.DANGER}
 KMH = 1 / 3.6
 
@@ -235,6 +236,9 @@ class Engine:
         cfg = self.config
         self._baseline2 = cfg.heading_baseline_m**2
         self._speed_cap = {kind: 2 * cfg.max_speed[kind.value] for kind in Kind}
+        self._jump_speed = {kind: cfg.max_speed[kind.value] * cfg.jump_speed_factor for kind in Kind}
+        self._advice_max = cfg.advice_max_s
+        self._search_all = mode == "base"
         # A pair is looked at closely only when it passes (or is) within ``near``.
         near = max(cfg.warning_r0 * cfg.exit_factor, cfg.aboard_exit_radius)
         self.rule_params = (
@@ -258,7 +262,7 @@ class Engine:
         self._out_geometry = np.zeros((1024, 4))
         # Reports admitted but not yet through the pair rules (see ``ingest_many``): per report (track or
         # None, health events, zone events, button), and per fix its slot, search scope and row.
-        self._pending: list[tuple[_Track | None, list[AlarmEvent], Sequence[AlarmEvent], bool]] = []
+        self._pending: list[tuple[_Track | None, Sequence[AlarmEvent], Sequence[AlarmEvent], bool]] = []
         self._row_slots: list[int] = []
         self._row_only: list[int] = []
         self._rows: list[tuple[float, ...]] = []
@@ -293,34 +297,42 @@ class Engine:
         if reason:
             self.stats[f"dropped:{reason}"] += 1
             return
-        button = report.button is True
+        sos, button = report.sos is True, report.button is True
         if self._rows and (
             button
-            or (report.sos is True) != (track is not None and track.sos)
+            or sos != (track is not None and track.sos)
             or (track is not None and track.batch == self._batch)
         ):
             self._flush(out)
         if track is not None and not self._accept_position(track, report):
             self._pending.append((None, self._health(track, report), (), False))
             return
-        self.stats["accepted"] += 1
-        self.clock = report.t if self.clock is None else max(self.clock, report.t)
+        t = report.t
+        if self.clock is None or t > self.clock:
+            self.clock = t
         track = self._update_track(track, report)
         track.batch = self._batch
-        health = self._health(track, report)
-        self._pending.append((track, health, self._check_zones(track), button))
-        self._row_slots.append(track.slot)
-        self._row_only.append(self._only(track))
-        self._rows.append(
-            (track.t, track.x, track.y, track.vx, track.vy, track.speed, self._track_radius(track))
+        usual = (
+            not track.silent
+            and sos == track.sos
+            and (report.battery is None or report.battery is track.battery)
         )
+        health = _NO_EVENTS if usual else self._health(track, report)
+        zones = self._check_zones(track) if self._zones else _NO_EVENTS
+        self._pending.append((track, health, zones, button))
+        self._row_slots.append(track.slot)
+        self._row_only.append(kernels.EMPTY if self._search_all else self._only(track))
+        radius = (
+            track.radius if track.radius_key == (track.speed, self._min_decel) else self._track_radius(track)
+        )
+        self._rows.append((track.t, track.x, track.y, track.vx, track.vy, track.speed, radius))
         if button:
             self._flush(out)
 
     def _only(self, track: _Track) -> int:
         """Which trackers the search looks at: -1 all around, else the one slot (tracker mode: a heard
         report is checked against the tracker the engine runs on only; -2: not on this site, none)."""
-        if self.mode == "base" or track.tracker == self.own_id:
+        if track.tracker == self.own_id:
             return kernels.EMPTY
         own = self._tracks.get(self.own_id or "")
         return own.slot if own is not None and own.site == track.site else -2
@@ -330,12 +342,16 @@ class Engine:
         pending = self._pending
         if not pending:
             return
+        self.stats["accepted"] += len(self._rows)
         rows, others, geometry = self._search() if self._rows else ([], [], [])
-        hit, row = 0, 0
+        hits, hit, row = len(rows), 0, 0
         for track, health, zones, button in pending:
             if track is None:
                 out += health
                 continue
+            if not (health or zones or button or track.partners) and (hit == hits or rows[hit] != row):
+                row += 1
+                continue  # the usual report: no pair, no event
             found = []
             while hit < len(rows) and rows[hit] == row:
                 found.append((others[hit], geometry[hit]))
@@ -469,7 +485,7 @@ class Engine:
     def _accept_position(self, track: _Track, report: Report) -> bool:
         """GNSS jump filter: False when the fix is an implausible jump (held back as a candidate)."""
         cfg = self.config
-        reach = cfg.max_speed[track.kind.value] * cfg.jump_speed_factor
+        reach = self._jump_speed[track.kind]
         gap = report.t - track.t
         if math.hypot(report.x - track.x, report.y - track.y) <= reach * gap + cfg.jump_margin_m:
             track.jump = None
@@ -495,8 +511,9 @@ class Engine:
         if track is None:
             track = self._new_track(report)
         else:
-            gap = report.t - track.t
-            track.interval = min(max(0.8 * track.interval + 0.2 * gap, 0.1), self.config.advice_max_s)
+            interval = 0.8 * track.interval + 0.2 * (report.t - track.t)
+            interval = 0.1 if interval < 0.1 else interval
+            track.interval = self._advice_max if interval > self._advice_max else interval
             track.t = track.heard = report.t
             track.x, track.y = float(report.x), float(report.y)
         track.speed = float(report.speed)
