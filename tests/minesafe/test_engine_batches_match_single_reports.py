@@ -62,3 +62,12 @@ def test_tracker_mode_in_batches_matches_report_by_report() -> None:
     reports = [report for batch in crowd(n=40) for report in batch]
     single, batched = Engine(mode="tracker", own_id="c:3"), Engine(mode="tracker", own_id="c:3")
     assert in_batches(batched, reports, seed=3) == one_by_one(single, reports)
+
+
+def test_a_packed_yard_with_thousands_of_new_pairs_in_one_batch_matches_report_by_report() -> None:
+    reports = [report for batch in crowd(n=150, ticks=3, size=20.0) for report in batch]
+    expected = one_by_one(Engine(), reports)
+    batched = Engine()
+    first = batched.ingest_many(reports[:150])
+    assert len(first) > 2000  # more new pairs in one batch than the search's first output buffer holds
+    assert first + batched.ingest_many(reports[150:]) == expected

@@ -198,14 +198,10 @@ class _ZoneShape:
 class Engine:
     """Collision and run-over warning for one or many sites (trackers are keyed by a unique id)."""
 
-    # Per-slot arrays the kernels read and write, (re)allocated by ``_alloc``: the last fix (columns
-    # kernels.T, X, Y, VX, VY, SPEED), "is a person", braking deceleration, site number, and the grid
-    # links (cell bucket, previous and next slot in the cell).
+    # Per-slot arrays the kernels read and write, (re)allocated by ``_alloc``: floats (the last fix and
+    # the braking deceleration) and integers (grid links, site number, "is a person"); see kernels.py.
     _state: np.ndarray
-    _person: np.ndarray
-    _decel: np.ndarray
-    _site: np.ndarray
-    _links: np.ndarray
+    _slots: np.ndarray
 
     def __init__(
         self,
@@ -255,18 +251,15 @@ class Engine:
             cfg.cell_m,
         )
         self._alloc(256)
-        self._keys, self._head = kernels.new_table(1024)
+        self._table = kernels.new_table(1024)
         self._used = np.zeros(1, dtype=np.int64)
-        self._out_row = np.zeros(1024, dtype=np.int64)
-        self._out_other = np.zeros(1024, dtype=np.int64)
+        self._out_ids = np.zeros((1024, 2), dtype=np.int64)
         self._out_geometry = np.zeros((1024, 4))
+        self._before = np.zeros((1024, kernels.FIX_COLUMNS))
         # Reports admitted but not yet through the pair rules (see ``ingest_many``): per report (track or
-        # None, health events, zone events, button), and per fix its slot, search scope and row.
+        # None, health events, zone events, button), and per fix its row for the kernels (ROW_* columns).
         self._pending: list[tuple[_Track | None, Sequence[AlarmEvent], Sequence[AlarmEvent], bool]] = []
-        self._row_slots: list[int] = []
-        self._row_only: list[int] = []
         self._rows: list[tuple[float, ...]] = []
-        self._before: list[list[float]] = []
         self._row_of: dict[int, int] | None = None
         self._batch = 0
 
@@ -320,12 +313,13 @@ class Engine:
         health = _NO_EVENTS if usual else self._health(track, report)
         zones = self._check_zones(track) if self._zones else _NO_EVENTS
         self._pending.append((track, health, zones, button))
-        self._row_slots.append(track.slot)
-        self._row_only.append(kernels.EMPTY if self._search_all else self._only(track))
+        only = kernels.EMPTY if self._search_all else self._only(track)
         radius = (
             track.radius if track.radius_key == (track.speed, self._min_decel) else self._track_radius(track)
         )
-        self._rows.append((track.t, track.x, track.y, track.vx, track.vy, track.speed, radius))
+        self._rows.append(
+            (track.slot, only, track.t, track.x, track.y, track.vx, track.vy, track.speed, radius)
+        )
         if button:
             self._flush(out)
 
@@ -366,8 +360,6 @@ class Engine:
             row += 1
         pending.clear()
         self._rows.clear()
-        self._row_slots.clear()
-        self._row_only.clear()
         self._row_of = None
         self._batch += 1
 
@@ -524,8 +516,8 @@ class Engine:
 
     def _new_track(self, report: Report) -> _Track:
         slot = len(self._by_slot)
-        if slot >= len(self._decel):
-            self._alloc(2 * len(self._decel))
+        if slot >= len(self._state):
+            self._alloc(2 * len(self._state))
         site = self._site_index.setdefault(report.site, len(self._site_index))
         track = _Track(
             slot,
@@ -541,9 +533,9 @@ class Engine:
         track.person = track.kind.is_person
         self._tracks[report.tracker] = track
         self._by_slot.append(track)
-        self._person[slot] = track.person
-        self._decel[slot] = self.config.decel[track.kind.value]
-        self._site[slot] = site
+        self._state[slot, kernels.DECEL] = self.config.decel[track.kind.value]
+        self._slots[slot, kernels.SITE] = site
+        self._slots[slot, kernels.PERSON] = track.person
         if not track.person:
             self._min_decel = min(self._min_decel, self.config.decel[track.kind.value])
         return track
@@ -572,11 +564,8 @@ class Engine:
     def _alloc(self, size: int) -> None:
         """(Re)allocate the per-slot arrays the kernels read, keeping their values."""
         fresh = {
-            "_state": np.zeros((size, kernels.STATE_COLUMNS)),
-            "_person": np.zeros(size, dtype=np.bool_),
-            "_decel": np.ones(size),
-            "_site": np.zeros(size, dtype=np.int64),
-            "_links": np.full((size, 3), kernels.EMPTY, dtype=np.int64),
+            "_state": np.zeros((size, kernels.DECEL + 1)),
+            "_slots": np.full((size, kernels.PERSON + 1), kernels.EMPTY, dtype=np.int64),
         }
         for name, grown in fresh.items():
             old = getattr(self, name, None)
@@ -612,65 +601,52 @@ class Engine:
         every pair entering a level, rows ascending. The per-slot arrays and the grid end up current."""
         n = len(self._rows)
         self._fit_grid(n)
-        slots = np.array(self._row_slots, dtype=np.int64)
-        only = np.array(self._row_only, dtype=np.int64)
         rows = np.array(self._rows, dtype=np.float64)
-        self._before = self._state[slots].tolist()
-        done, found = 0, 0
+        if len(self._before) < n:
+            self._before = np.zeros((2 * n, kernels.FIX_COLUMNS))
+        done, saved, found = 0, 0, 0
         while True:
             done, found = kernels.search_batch(
                 done,
+                saved,
                 found,
-                slots,
-                only,
                 rows,
+                self._before,
                 self._state,
-                self._person,
-                self._decel,
-                self._site,
-                self._keys,
-                self._head,
-                self._links,
+                self._slots,
+                self._table,
                 self._used,
                 self.rule_params,
-                self._out_row,
-                self._out_other,
+                self._out_ids,
                 self._out_geometry,
             )
             if done == n:
                 break
-            self._grow_output()
-        return (
-            self._out_row[:found].tolist(),
-            self._out_other[:found].tolist(),
-            self._out_geometry[:found].tolist(),
-        )
-
-    def _grow_output(self) -> None:
-        size = 2 * len(self._out_row)
-        self._out_row = np.resize(self._out_row, size)
-        self._out_other = np.resize(self._out_other, size)
-        self._out_geometry = np.resize(self._out_geometry, (size, 4))
+            saved = done + 1
+            self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
+            self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
+        if found == 0:
+            return [], [], []
+        ids = self._out_ids[:found]
+        return ids[:, 0].tolist(), ids[:, 1].tolist(), self._out_geometry[:found].tolist()
 
     def _fit_grid(self, new_cells: int) -> None:
         """Keep the grid's hash table at most half full, counting one new cell per pending fix."""
-        buckets = len(self._head)
+        buckets = len(self._table)
         if 2 * (int(self._used[0]) + new_cells) <= buckets:
             return
-        live = int(np.count_nonzero(self._head != kernels.EMPTY))
+        live = int(np.count_nonzero(self._table[:, kernels.HEAD] != kernels.EMPTY))
         while 2 * (live + new_cells) > buckets // 2:
             buckets *= 2
-        self._keys, self._head = kernels.new_table(buckets)
+        self._table = kernels.new_table(buckets)
         self._used[0] = 0
         cell_m = self.rule_params[rules.CELL_M]
         kernels.rebuild_grid(
             len(self._by_slot),
             self._state,
-            self._site,
             cell_m,
-            self._keys,
-            self._head,
-            self._links,
+            self._slots,
+            self._table,
             self._used,
         )
 
@@ -706,12 +682,12 @@ class Engine:
         if other.batch != self._batch:
             return None
         if self._row_of is None:
-            self._row_of = {slot: i for i, slot in enumerate(self._row_slots)}
+            self._row_of = {int(row[kernels.ROW_SLOT]): i for i, row in enumerate(self._rows)}
         own_row = self._row_of[other.slot]
         if own_row < row:
             return None
         later = (other.t, other.x, other.y, other.vx, other.vy, other.speed)
-        _set_motion(other, self._before[own_row])
+        _set_motion(other, self._before[own_row].tolist())
         return later
 
     def _relative(self, a: _Track, b: _Track) -> tuple[float, float, float, float]:
@@ -941,7 +917,7 @@ class Engine:
 
     def _site_slots(self, track: _Track) -> np.ndarray:
         """Every other slot on the track's site."""
-        slots = np.flatnonzero(self._site[: len(self._by_slot)] == track.site_index)
+        slots = np.flatnonzero(self._slots[: len(self._by_slot), kernels.SITE] == track.site_index)
         return slots[slots != track.slot]
 
     def _battery(self, track: _Track, report: Report) -> list[AlarmEvent]:
@@ -967,7 +943,7 @@ class Engine:
         cfg = self.config
         slots = self._site_slots(track)
         if track.person and slots.size:
-            slots = slots[~self._person[slots]]
+            slots = slots[self._slots[slots, kernels.PERSON] == 0]
         if slots.size == 0:
             return math.inf
         state = self._state

@@ -21,9 +21,17 @@ import numpy as np
 from tocsin.minesafe import rules
 
 EMPTY = -1
-# Columns of the per-slot state and of a batch's rows (rows add the search radius).
-T, X, Y, VX, VY, SPEED, RADIUS = range(7)
-STATE_COLUMNS = 6
+# Columns of the per-slot arrays: ``state`` (floats) holds the last fix and the braking deceleration,
+# ``slots`` (integers) the grid links (cell bucket, previous and next slot in the cell), site and
+# "is a person"; ``table`` is the grid's hash table: a cell's key (site, column, row) and its first slot.
+T, X, Y, VX, VY, SPEED, DECEL = range(7)
+FIX_COLUMNS = 6  # T..SPEED: what a report changes
+CELL, PREV, NEXT, SITE, PERSON = range(5)
+KEY_SITE, KEY_X, KEY_Y, HEAD = range(4)
+# Columns of a batch's rows: slot, search scope (-1: the grid window; a slot: only it; -2: none), the
+# fix (T..SPEED), and the search radius.
+ROW_SLOT, ROW_ONLY, ROW_FIX, ROW_RADIUS = 0, 1, 2, 8
+ROW_COLUMNS = 9
 
 njit: Any
 try:
@@ -44,68 +52,57 @@ _may_pass_near = _compiled(rules.may_pass_near)
 _level = _compiled(rules.level)
 
 
-def _find_cell(keys: np.ndarray, site: int, cx: int, cy: int) -> int:
+def _find_cell(table: np.ndarray, site: int, cx: int, cy: int) -> int:
     """Bucket of a cell: where it is, or the empty bucket where it would go (linear probing)."""
-    mask = keys.shape[0] - 1
+    mask = table.shape[0] - 1
     bucket = ((site * 73856093) ^ (cx * 19349663) ^ (cy * 83492791)) & mask
     while True:
-        if keys[bucket, 0] == EMPTY or (
-            keys[bucket, 0] == site and keys[bucket, 1] == cx and keys[bucket, 2] == cy
+        key_site = table[bucket, KEY_SITE]
+        if key_site == EMPTY or (
+            key_site == site and table[bucket, KEY_X] == cx and table[bucket, KEY_Y] == cy
         ):
             return bucket
         bucket = (bucket + 1) & mask
 
 
 def _place(
-    slot: int,
-    site: int,
-    x: float,
-    y: float,
-    cell_m: float,
-    keys: np.ndarray,
-    head: np.ndarray,
-    links: np.ndarray,
-    used: np.ndarray,
+    slot: int, x: float, y: float, cell_m: float, slots: np.ndarray, table: np.ndarray, used: np.ndarray
 ) -> None:
-    """Put a slot in the cell of (x, y), leaving its old cell. ``links[slot]`` = (bucket, prev, next).
+    """Put a slot in the cell of (x, y), leaving its old cell (doubly linked list per cell).
 
     Cells are never removed from the table (an empty one just has no head); the engine rebuilds the
     table before it fills up.
     """
     cx, cy = math.floor(x / cell_m), math.floor(y / cell_m)
-    bucket = links[slot, 0]
+    bucket = slots[slot, CELL]
     if bucket != EMPTY:
-        if keys[bucket, 1] == cx and keys[bucket, 2] == cy:
+        if table[bucket, KEY_X] == cx and table[bucket, KEY_Y] == cy:
             return
-        prev, following = links[slot, 1], links[slot, 2]
+        prev, following = slots[slot, PREV], slots[slot, NEXT]
         if prev != EMPTY:
-            links[prev, 2] = following
+            slots[prev, NEXT] = following
         else:
-            head[bucket] = following
+            table[bucket, HEAD] = following
         if following != EMPTY:
-            links[following, 1] = prev
-    bucket = _find_cell(keys, site, cx, cy)
-    if keys[bucket, 0] == EMPTY:
-        keys[bucket, 0], keys[bucket, 1], keys[bucket, 2] = site, cx, cy
+            slots[following, PREV] = prev
+    site = slots[slot, SITE]
+    bucket = _find_cell(table, site, cx, cy)
+    if table[bucket, KEY_SITE] == EMPTY:
+        table[bucket, KEY_SITE], table[bucket, KEY_X], table[bucket, KEY_Y] = site, cx, cy
         used[0] += 1
-    first = head[bucket]
-    links[slot, 0], links[slot, 1], links[slot, 2] = bucket, EMPTY, first
+    first = table[bucket, HEAD]
+    slots[slot, CELL], slots[slot, PREV], slots[slot, NEXT] = bucket, EMPTY, first
     if first != EMPTY:
-        links[first, 1] = slot
-    head[bucket] = slot
+        slots[first, PREV] = slot
+    table[bucket, HEAD] = slot
 
 
 def _pair_hit(
-    me: int,
-    other: int,
-    row: np.ndarray,
-    state: np.ndarray,
-    person: np.ndarray,
-    decel: np.ndarray,
-    p: tuple[float, ...],
+    me: int, other: int, row: np.ndarray, state: np.ndarray, slots: np.ndarray, p: tuple[float, ...]
 ) -> tuple[int, float, float, float, float]:
     """Entry level of (me, other) and its geometry; level 0 when the pair cannot alarm now."""
-    t, x, y, vx, vy = row[T], row[X], row[Y], row[VX], row[VY]
+    t, x, y = row[ROW_FIX + T], row[ROW_FIX + X], row[ROW_FIX + Y]
+    vx, vy, speed = row[ROW_FIX + VX], row[ROW_FIX + VY], row[ROW_FIX + SPEED]
     bt, bx, by, bvx, bvy = (
         state[other, T],
         state[other, X],
@@ -118,97 +115,89 @@ def _pair_hit(
     d, cpa, tcpa, dv = _relative(t, x, y, vx, vy, bt, bx, by, bvx, bvy, p[rules.MAX_AGE])
     if cpa >= p[rules.NEAR]:
         return 0, 0.0, 0.0, 0.0, 0.0
-    if person[me]:
-        v, a = state[other, SPEED], decel[other]
-    elif person[other]:
-        v, a = row[SPEED], decel[me]
+    if slots[me, PERSON]:
+        v, a = state[other, SPEED], state[other, DECEL]
+    elif slots[other, PERSON]:
+        v, a = speed, state[me, DECEL]
     else:
-        v, a = max(row[SPEED], state[other, SPEED]), min(decel[me], decel[other])
+        v, a = max(speed, state[other, SPEED]), min(state[me, DECEL], state[other, DECEL])
     return _level(d, cpa, tcpa, v, a, 1.0, p), d, cpa, tcpa, dv
 
 
 def search_batch(
     start: int,
+    saved: int,
     found: int,
-    slots: np.ndarray,
-    only: np.ndarray,
     rows: np.ndarray,
+    before: np.ndarray,
     state: np.ndarray,
-    person: np.ndarray,
-    decel: np.ndarray,
-    site: np.ndarray,
-    keys: np.ndarray,
-    head: np.ndarray,
-    links: np.ndarray,
+    slots: np.ndarray,
+    table: np.ndarray,
     used: np.ndarray,
     p: tuple[float, ...],
-    out_row: np.ndarray,
-    out_other: np.ndarray,
+    out_ids: np.ndarray,
     out_geometry: np.ndarray,
 ) -> tuple[int, int]:
-    """From row ``start`` on, in order: write the row's fix, move it in the grid, then list every
-    tracker within its search radius (grid window; or only slot ``only[k]`` when that is ≥ 0, none when
-    it is -2) that enters a level with it. Hits go to ``out_*`` from index ``found``.
+    """From row ``start`` on, in order: keep the slot's previous fix in ``before``, write the row's fix,
+    move it in the grid, then list every tracker within its search radius (the grid window, or the one
+    slot of its scope) that enters a level with it: (row, slot) in ``out_ids`` and (distance, CPA, TCPA,
+    relative speed) in ``out_geometry``, from index ``found``.
 
     Returns (rows done, hits). Fewer rows than given means the output is full: the caller grows it and
-    calls again from there (the interrupted row's hits are dropped and redone; rewriting its fix is
-    harmless).
+    calls again from there with ``saved`` = rows done + 1 (the interrupted row's hits are dropped and
+    redone, its fix written again to the same value; its ``before``, saved in the first pass, is kept).
     """
     cell_m = p[rules.CELL_M]
-    capacity = out_row.shape[0]
-    for k in range(start, slots.shape[0]):
-        me = slots[k]
+    capacity = out_ids.shape[0]
+    for k in range(start, rows.shape[0]):
         row = rows[k]
-        for c in range(STATE_COLUMNS):
-            state[me, c] = row[c]
-        _place(me, site[me], row[X], row[Y], cell_m, keys, head, links, used)
+        me, only = int(row[ROW_SLOT]), int(row[ROW_ONLY])
+        if k >= saved:
+            for c in range(FIX_COLUMNS):
+                before[k, c] = state[me, c]
+        for c in range(FIX_COLUMNS):
+            state[me, c] = row[ROW_FIX + c]
+        _place(me, row[ROW_FIX + X], row[ROW_FIX + Y], cell_m, slots, table, used)
         begin = found
-        if only[k] != EMPTY:
-            other = only[k]
-            if other >= 0 and other != me and not (person[me] and person[other]):
-                hit, d, cpa, tcpa, dv = _pair_hit(me, other, row, state, person, decel, p)
+        if only != EMPTY:
+            if only >= 0 and only != me and not (slots[me, PERSON] and slots[only, PERSON]):
+                hit, d, cpa, tcpa, dv = _pair_hit(me, only, row, state, slots, p)
                 if hit:
                     if found == capacity:
                         return k, begin
-                    out_row[found], out_other[found] = k, other
+                    out_ids[found, 0], out_ids[found, 1] = k, only
                     out_geometry[found, 0], out_geometry[found, 1] = d, cpa
                     out_geometry[found, 2], out_geometry[found, 3] = tcpa, dv
                     found += 1
             continue
-        bucket = links[me, 0]
-        cx, cy, span = keys[bucket, 1], keys[bucket, 2], math.ceil(row[RADIUS] / cell_m)
+        bucket = slots[me, CELL]
+        cx, cy, span = table[bucket, KEY_X], table[bucket, KEY_Y], math.ceil(row[ROW_RADIUS] / cell_m)
+        site, person = slots[me, SITE], slots[me, PERSON]
         for i in range(cx - span, cx + span + 1):
             for j in range(cy - span, cy + span + 1):
-                other = head[_find_cell(keys, site[me], i, j)]
+                other = table[_find_cell(table, site, i, j), HEAD]
                 while other != EMPTY:
-                    if other != me and not (person[me] and person[other]):
-                        hit, d, cpa, tcpa, dv = _pair_hit(me, other, row, state, person, decel, p)
+                    if other != me and not (person and slots[other, PERSON]):
+                        hit, d, cpa, tcpa, dv = _pair_hit(me, other, row, state, slots, p)
                         if hit:
                             if found == capacity:
                                 return k, begin
-                            out_row[found], out_other[found] = k, other
+                            out_ids[found, 0], out_ids[found, 1] = k, other
                             out_geometry[found, 0], out_geometry[found, 1] = d, cpa
                             out_geometry[found, 2], out_geometry[found, 3] = tcpa, dv
                             found += 1
-                    other = links[other, 2]
-    return slots.shape[0], found
+                    other = slots[other, NEXT]
+    return rows.shape[0], found
 
 
 def rebuild_grid(
-    count: int,
-    state: np.ndarray,
-    site: np.ndarray,
-    cell_m: float,
-    keys: np.ndarray,
-    head: np.ndarray,
-    links: np.ndarray,
-    used: np.ndarray,
+    count: int, state: np.ndarray, cell_m: float, slots: np.ndarray, table: np.ndarray, used: np.ndarray
 ) -> None:
-    """Place every slot already in the grid again, into fresh (empty) ``keys`` and ``head``."""
+    """Place every slot already in the grid again, into a fresh (empty) ``table``."""
     for slot in range(count):
-        if links[slot, 0] != EMPTY:
-            links[slot, 0] = EMPTY
-            _place(slot, site[slot], state[slot, X], state[slot, Y], cell_m, keys, head, links, used)
+        if slots[slot, CELL] != EMPTY:
+            slots[slot, CELL] = EMPTY
+            _place(slot, state[slot, X], state[slot, Y], cell_m, slots, table, used)
 
 
 _find_cell = _compiled(_find_cell)
@@ -218,6 +207,6 @@ search_batch = _compiled(search_batch)
 rebuild_grid = _compiled(rebuild_grid)
 
 
-def new_table(buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """Empty grid table of ``buckets`` cells (a power of two): keys (site, column, row) and heads."""
-    return np.full((buckets, 3), EMPTY, dtype=np.int64), np.full(buckets, EMPTY, dtype=np.int64)
+def new_table(buckets: int) -> np.ndarray:
+    """Empty grid hash table of ``buckets`` cells (a power of two)."""
+    return np.full((buckets, 4), EMPTY, dtype=np.int64)
