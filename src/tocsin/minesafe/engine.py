@@ -158,6 +158,7 @@ class _Track:
     overspeed_raised: set[str] = field(default_factory=set)
     # Derived values cached on the track so the pair check reads attributes, not arrays or dicts.
     person: bool = False
+    decel: float = 1.0
     vx: float = 0.0
     vy: float = 0.0
     radius_key: tuple[float, float] = (math.nan, math.nan)
@@ -176,9 +177,10 @@ class _Pair:
     aboard_since: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Geometry:
-    """One checked pair at one moment."""
+    """One checked pair at one moment (not frozen: a frozen dataclass is slower to build, and this one
+    is built for every pair checked)."""
 
     distance: float
     cpa: float
@@ -531,9 +533,10 @@ class Engine:
             site,
         )
         track.person = track.kind.is_person
+        track.decel = self.config.decel[track.kind.value]
         self._tracks[report.tracker] = track
         self._by_slot.append(track)
-        self._state[slot, kernels.DECEL] = self.config.decel[track.kind.value]
+        self._state[slot, kernels.DECEL] = track.decel
         self._slots[slot, kernels.SITE] = site
         self._slots[slot, kernels.PERSON] = track.person
         if not track.person:
@@ -713,11 +716,10 @@ class Engine:
 
         Person–vehicle: the vehicle. Vehicle–vehicle: the faster speed with the weaker brakes.
         """
-        decel = self.config.decel
         if a.person or b.person:
             vehicle = b if a.person else a
-            return vehicle.speed, decel[vehicle.kind.value]
-        return max(a.speed, b.speed), min(decel[a.kind.value], decel[b.kind.value])
+            return vehicle.speed, vehicle.decel
+        return max(a.speed, b.speed), min(a.decel, b.decel)
 
     def level(self, d: float, cpa: float, tcpa: float, v: float, a: float, stretch: float = 1.0) -> int:
         """Level of a pair (0, WARNING=1, DANGER=2): ``rules.level`` with this engine's thresholds."""
@@ -727,7 +729,7 @@ class Engine:
         return "run_over" if a.person or b.person else "collision"
 
     def _update_pair(self, track: _Track, other: _Track, g: _Geometry) -> list[AlarmEvent]:
-        key = (min(track.slot, other.slot), max(track.slot, other.slot))
+        key = (track.slot, other.slot) if track.slot < other.slot else (other.slot, track.slot)
         pair = self._pairs.get(key)
         if self._carried_elsewhere(track, other):
             return self._drop_pair(key, pair, track, other, g) if pair else []
