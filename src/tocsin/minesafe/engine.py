@@ -338,8 +338,12 @@ class Engine:
         pending = self._pending
         if not pending:
             return
-        self.stats["accepted"] += len(self._rows)
-        rows, others, geometry = self._search() if self._rows else ([], [], [])
+        rows: list[int] = []
+        others: list[int] = []
+        geometry: list[list[float]] = []
+        if self._rows:
+            self.stats["accepted"] += len(self._rows)
+            rows, others, geometry = self._search()
         hits, hit, row = len(rows), 0, 0
         for track, health, zones, button in pending:
             if track is None:
