@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery, TableClause, column, table
+from sqlalchemy.sql import Subquery, TableClause, TextClause, column, table
 from sqlalchemy.sql.expression import ColumnClause, literal_column
 
 LANGUAGES = {
@@ -305,17 +305,23 @@ def _tsvector(terms: dict[str, list[str]]) -> str:
 
 
 def _insert(db: Session, index: SearchIndex, rows: list[dict[str, Any]]) -> None:
-    if db.get_bind().dialect.name == "sqlite":
-        statement = text(
-            f"INSERT INTO {index.table} (rowid, a, b, c, d, fields) VALUES (:rowid, :a, :b, :c, :d, :fields)"
-        )
-    else:
-        statement = text(
-            f"INSERT INTO {index.table} (doc_id, body, fields) "
-            "VALUES (:doc_id, CAST(:body AS tsvector), CAST(:fields AS jsonb))"
-        )
+    dialect = db.get_bind().dialect.name
+    if dialect != "sqlite":
         rows = [{**r, "fields": json.dumps(r["fields"])} for r in rows]
-    db.execute(statement, rows)
+    db.execute(_insert_statement(dialect, index.table), rows)
+
+
+@lru_cache(maxsize=64)
+def _insert_statement(dialect: str, table: str) -> TextClause:
+    """Made once per index: a text statement's parameters are parsed when it is made."""
+    if dialect == "sqlite":
+        return text(
+            f"INSERT INTO {table} (rowid, a, b, c, d, fields) VALUES (:rowid, :a, :b, :c, :d, :fields)"
+        )
+    return text(
+        f"INSERT INTO {table} (doc_id, body, fields) "
+        "VALUES (:doc_id, CAST(:body AS tsvector), CAST(:fields AS jsonb))"
+    )
 
 
 def index(db: Session, index: SearchIndex, *, key: int, values: Mapping[str, Any], new: bool = False) -> None:
