@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -14,4 +15,12 @@ def test_no_french_translation_uses_a_straight_apostrophe():
     for po in sorted(SOURCE.glob("**/locales/fr/LC_MESSAGES/*.po")):
         with po.open("rb") as handle:
             found += [f"{po.name}: {m.string}" for m in read_po(handle) if m.id and "'" in str(m.string)]
+    assert found == []
+
+
+def test_no_french_template_uses_a_straight_apostrophe_in_its_text():
+    found = []
+    for template in sorted(SOURCE.glob("**/templates/**/*.fr.*")):
+        text = re.sub(r"{[{%#].*?[}%#]}", "", template.read_text(encoding="utf-8"), flags=re.S)
+        found += [f"{template.name}: {line}" for line in text.splitlines() if re.search(r"\w'\w", line)]
     assert found == []

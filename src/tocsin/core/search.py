@@ -318,9 +318,7 @@ def _insert(db: Session, index: SearchIndex, rows: list[dict[str, Any]]) -> None
     db.execute(statement, rows)
 
 
-def index(
-    db: Session, index: SearchIndex, *, key: int, values: Mapping[str, Any], new: bool = False
-) -> None:
+def index(db: Session, index: SearchIndex, *, key: int, values: Mapping[str, Any], new: bool = False) -> None:
     """Index (or re-index) one row, in the caller's transaction; ``new``: the row was just created, so
     there is nothing to remove first (one statement saved on the hot path)."""
     terms, kept = _document(index, values)

@@ -32,8 +32,8 @@ def test_list_shows_every_intervention_with_local_times(client, database, traffi
     page = client.get(LIST, params={"lang": "en"})
     assert page.status_code == 200
     assert refs_on(page.text) == set(traffic.values())
-    assert "2026-11-19 23:30" in page.text and "2026-11-20 00:30" in page.text
-    assert "Europe/Paris" in page.text
+    assert "19/11/2026,\u00a023:30" in page.text and "20/11/2026,\u00a000:30" in page.text
+    assert "Interventions, newest start first (Paris time)" in page.text
 
 
 def test_day_filter_uses_local_days_across_midnight_utc(client, database, traffic):
