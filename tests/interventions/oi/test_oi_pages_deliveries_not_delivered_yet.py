@@ -101,12 +101,14 @@ def test_waiting_messages_show_attempts_next_attempt_and_the_error_in_words(clie
 def test_the_errors_read_in_french_too(client, database, failures):
     sign_in(client, database, "olive", ["operator"])
     page = client.get(PAGE, params={"lang": "fr"}).text
-    assert "Pas encore remis : 4. En échec ou rejetés : 1." in page
-    assert "Échec de l’envoi : connexion refusée." in row(page, f"waiting-{failures['refused']}")
-    assert "Échec de l’envoi : pas de réponse dans le délai." in row(page, f"waiting-{failures['silent']}")
+    assert "Pas encore remis\u00a0: 4. En échec ou rejetés\u00a0: 1." in page
+    assert "Échec de l’envoi\u00a0: connexion refusée." in row(page, f"waiting-{failures['refused']}")
+    assert "Échec de l’envoi\u00a0: pas de réponse dans le délai." in row(
+        page, f"waiting-{failures['silent']}"
+    )
     assert "Le serveur du partenaire est en erreur (HTTP 503)." in row(page, f"waiting-{failures['busy']}")
     no_token = row(page, f"waiting-{failures['no-token']}")
-    assert "ne nous a pas donné de jeton : connexion refusée." in no_token
+    assert "ne nous a pas donné de jeton\u00a0: connexion refusée." in no_token
     assert "Le partenaire a rejeté le message (HTTP 400)." in row(page, f"message-{failures['picky']}")
 
 

@@ -90,6 +90,8 @@ def test_french_page(client, database, traffic):
     page = client.get(LIST, params={"lang": "fr"})
     assert '<html lang="fr">' in page.text
     assert "Filtrer" in page.text and "Début" in page.text and "en cours" in page.text
+    assert "19/11/2026\u00a023:30" in page.text and "20/11/2026\u00a000:30" in page.text  # never wrapped
+    assert "Interventions, les plus récentes d’abord (heure de Paris)" in page.text
 
 
 def test_bad_date_names_the_field(client, database, traffic):

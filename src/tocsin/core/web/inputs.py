@@ -28,9 +28,7 @@ MOMENT_MISSING = "Enter a date and time."
 YEAR_WANTED = "Enter a year from {first} to {last}."
 NUMBER_WANTED = "Enter a whole number from {lowest} to {highest}."
 PERIOD_REVERSED = "The end of the period is before its start."
-SORT_WANTED = (
-    "Sort by one of the list's columns ({columns}), with a minus sign before it for the reverse order."
-)
+SORT_WANTED = "Sort by one of the list's columns ({columns}), with a minus sign before it to reverse."
 MAX_SORT_CHARS = 40  # longer than any column name: a longer value is refused before it is looked at
 
 

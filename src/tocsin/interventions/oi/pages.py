@@ -9,6 +9,7 @@ core formatter (``fmt`` in templates); date filters are local days. Lists sort b
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -18,15 +19,15 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Select, String, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, cast, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from tocsin.core import audit, auth, live, outbox, search
 from tocsin.core.exports import FORMATS, Table, export
 from tocsin.core.live.stream import live_stream
 from tocsin.core.outbox import OutboxMessage
 from tocsin.core.web import DB, check_csrf, formatter_of, path_to, require_staff, shell_of
-from tocsin.core.web.deliveries import failure_in_words
+from tocsin.core.web.deliveries import cause, failure_in_words
 from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, Sort, Sorting, names_a_row, notice_count
 from tocsin.interventions.flows import DESK, INTERVENTIONS_TOPIC, PATHS
 from tocsin.interventions.models import (
@@ -399,10 +400,8 @@ AUDIT_EVENTS = {
     "interventions.impacts_received": "{actor} reported impacted lines (M5): {entries}.",
 }
 UNKNOWN_EVENT = "Event recorded by {actor}."
-HELD = (
-    "{kind} waiting: the {earlier} has not been accepted by {partner} yet, and an OC receives the "
-    "messages of one intervention in order."
-)
+HELD = "{kind} waiting: {partner} has not accepted the {earlier} yet, and must receive it first."
+HELD_STATE = "Failed attempts of the {earlier} so far: {n}; next attempt on {at}. Last failure: {why}."
 
 
 class TimelineWords:
@@ -444,15 +443,15 @@ class TimelineWords:
         if not earlier.attempts:
             state = self._("The {earlier} has not been sent yet.", earlier=earlier.kind)
         else:
-            state = self._(
-                "Failed attempts of the {earlier} so far: {n} (last: {why}). Next attempt on {at}.",
-                earlier=earlier.kind,
-                n=earlier.attempts,
-                why=failure_in_words(
+            why = (
+                cause(self.request, earlier.last_error)
+                if earlier.last_status_code is None and earlier.last_error
+                else failure_in_words(
                     self.request, status_code=earlier.last_status_code, error=earlier.last_error
-                ).rstrip("."),
-                at=self.fmt.moment(earlier.next_attempt_at),
+                ).rstrip(".")
             )
+            at = self.fmt.moment(earlier.next_attempt_at)
+            state = self._(HELD_STATE, earlier=earlier.kind, n=earlier.attempts, at=at, why=why)
         return f"{held} {state}"
 
 
@@ -634,6 +633,7 @@ def _deliveries_page(
         sorted_failed = failed.order_by(*FAILED_SORTING.order_by(order))
         rows = list(db.scalars(sorted_failed.offset(pager.offset).limit(pager.size)))
         waiting_rows = list(db.scalars(waiting.order_by(*newest_first).limit(WAITING_SHOWN)))
+    held = _held(db, [m.id for m in waiting_rows])
     now = shell_of(request).clock()
     return render(
         request,
@@ -652,9 +652,24 @@ def _deliveries_page(
         why=lambda m: failure_in_words(request, status_code=m.last_status_code, error=m.last_error),
         sending=lambda m: m.lease_owner is not None and m.lease_until is not None and m.lease_until > now,
         due=lambda m: m.next_attempt_at <= now,
+        held=held,
         sort=order,
         current="deliveries",
     )
+
+
+def _held(db: Session, ids: list[int]) -> set[int]:
+    """Which of these pending messages wait behind an earlier pending one of their stream (an M4 behind
+    its M2): the outbox delivers a stream in order, so their own next attempt is not what they wait for."""
+    if not ids:
+        return set()
+    earlier = aliased(OutboxMessage)
+    behind = exists().where(
+        earlier.stream == OutboxMessage.stream,
+        earlier.id < OutboxMessage.id,
+        earlier.status == outbox.PENDING,
+    )
+    return set(db.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), behind)))
 
 
 @router.get("/live/deliveries")
@@ -836,16 +851,17 @@ def statistics_chart(
         raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
     figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
     title = shell_of(request).gettext(request, "Interventions per day")
-    return Response(
-        per_day_png(figures, title), media_type="image/png", headers={"Cache-Control": "no-store"}
-    )
+    chart = per_day_png(figures, title, day=formatter_of(request).day)
+    return Response(chart, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
-    """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure)."""
+def per_day_png(figures: desk_stats.Stats, title: str, *, day: Callable[[date], str]) -> bytes:
+    """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure), the days
+    written as the reader writes them (``day``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import num2date
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     figure = Figure(figsize=(8, 3), dpi=100)
     FigureCanvasAgg(figure)
@@ -855,6 +871,7 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     axes.bar(days, [n for _, n in figures.per_day], color=colours)  # type: ignore[arg-type]
     axes.set_title(title)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: day(num2date(value).date())))
     figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()
