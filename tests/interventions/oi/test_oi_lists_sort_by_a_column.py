@@ -66,7 +66,7 @@ def test_the_sort_is_kept_in_pager_filters_and_export_links(client, database, do
     sign_in(client, database, "olive", ["viewer"])
     page = client.get(LIST, params={"sort": "reference", "do": "DOXX", "lang": "en"}).text
     assert 'href="?do=DOXX&amp;sort=reference&amp;page=2" rel="next"' in page
-    assert '<input type="hidden" name="sort" value="reference">' in page
+    assert '<option value="reference" selected>Ref_Interv_OI, ascending</option>' in page
     assert f'href="{EXPORT}?do=DOXX&amp;sort=reference&amp;lang=en"' in page
     # a header link keeps the filters and starts again from the first page
     assert 'href="?do=DOXX&amp;sort=-reference">Ref_Interv_OI' in page
@@ -91,6 +91,12 @@ def test_a_bad_sort_is_refused_naming_the_field(client, database, three, hostile
         in page.text
     )
     assert "<script>" not in page.text.split("<main", 1)[1]
+    # the summary's link lands on the form's order field, marked invalid, the list's default chosen
+    assert '<select id="sort" name="sort" aria-invalid="true" aria-describedby="sort-error">' in page.text
+    assert (
+        '<option value="">Default order</option>' in page.text
+        and " selected>" not in page.text.split('id="sort"', 1)[1].split("</select>", 1)[0]
+    )
 
 
 def test_a_bad_sort_is_explained_in_french(client, database, three):
@@ -120,6 +126,14 @@ def test_rejections_sort_by_sender(client, database, do_headers, ocbb_headers):
     assert 'aria-sort="descending"><a class="sort" href="?sort=sender">Sender' in page
     bad = client.get("/interventions/oi/rejections", params={"sort": "id;drop"})
     assert bad.status_code == 400 and 'href="#sort"' in bad.text
+
+
+def test_the_order_field_offers_each_column_both_ways_in_french(client, database, three):
+    sign_in(client, database, "olive", ["viewer"])
+    page = client.get(LIST, params={"sort": "-pm", "lang": "fr"}).text
+    assert '<label for="sort">Ordre</label>' in page
+    assert '<option value="pm">PM, croissant</option>' in page
+    assert '<option value="-pm" selected>PM, décroissant</option>' in page
 
 
 def test_failed_deliveries_sort_by_partner(client, database, clock, do_headers):
