@@ -46,7 +46,7 @@ def test_a_notification_is_mailed_over_starttls_after_auth(database, clock, mail
     assert session == {"tls": True, "authenticated": True, "login": b"tocsin", "rcpt": ["zoe@example.org"]}
     [mail] = mailbox.messages
     assert mail["From"] == MAIL_FROM and mail["To"] == "zoe@example.org"
-    assert mail["Subject"] == "Tocsin : message d'essai pour Zoé <ops>"
+    assert mail["Subject"] == "Tocsin : message d’essai pour Zoé <ops>"
     assert mail["Auto-Submitted"] == "auto-generated" and f"tocsin-{queued.message_id}" in mail["Message-ID"]
     bodies = parts_of(mail)
     assert "Bonjour Zoé <ops>," in bodies["text/plain"]

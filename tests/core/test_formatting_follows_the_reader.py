@@ -70,3 +70,11 @@ def test_nothing_formatted_contains_a_breaking_space():
 def test_empty_values_show_nothing():
     f = Formatter("fr", PARIS)
     assert [f.moment(None), f.day(None), f.percent(None), f.duration(None), f.number(None)] == [""] * 5
+
+
+def test_a_fraction_shows_as_a_share_and_a_number():
+    from fractions import Fraction
+
+    assert Formatter("fr", PARIS).percent(Fraction(1, 3)) == f"33,3{NBSP}%"
+    assert Formatter("fr", PARIS).number(Fraction(3, 2), decimals=2) == "1,50"
+    assert Formatter("en", PARIS).number(Fraction(3, 2), decimals=2) == "1.50"

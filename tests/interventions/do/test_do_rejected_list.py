@@ -20,7 +20,8 @@ def test_a_rejection_is_listed_with_its_code_description_and_deadline(web, datab
     html = web.get(PAGE).text
     row = re.search(rf"<tr><th scope=\"row\"><a href=\"#fix-{ref}\">.*?</tr>", html, re.S).group(0)
     assert "PM inconnu : FI-12345-0001" in row and "<td>4</td>" in row
-    assert "2026-11-22 10:00" in row
+    assert "22/11/2026\u00a010:00" in row  # the deadline, in Paris time
+    assert "Heures\u00a0: heure de Paris." in html
     assert f'action="/interventions/do/rejected/{ref}"' in html
 
 

@@ -62,7 +62,7 @@ def test_pdf_lists_the_rows(client, database, works):
     text = pdf_text(reply.content)
     assert works["alpha"] in text.replace("- ", "-") and works["beta"] in text.replace("- ", "-")
     assert works["gamma"] not in text.replace("- ", "-")
-    assert "Rechercher: REF-" in text and "Europe/Paris" in text
+    assert "Rechercher: REF-" in text and "Heures : heure de Paris." in text
 
 
 def test_an_export_is_bounded_and_says_so(client, database, works, monkeypatch):

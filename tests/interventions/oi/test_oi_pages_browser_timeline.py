@@ -44,5 +44,8 @@ def test_operator_follows_an_intervention_timeline(page, client, database, clock
     assert "M4 to OCBB" in text and "M4 to OCCC" in text and "M5 received from OCBB" in text
     assert text.index("M1 received") < text.index("M2 to OCBB") < text.index("M3 received") < text.index("M5")
     attempts = page.get_by_role("table", name="Delivery attempts of M2 to OCCC")
-    assert "ConnectError" in attempts.inner_text()
+    assert "Sending failed: connection refused." in attempts.inner_text()
+    assert "ConnectError" not in attempts.inner_text()  # the operator's detail, folded away
+    attempts.get_by_text("Technical detail").first.click()
+    assert attempts.get_by_text("ConnectError").first.is_visible()
     assert page.get_by_role("table", name="Lines reported down by OCBB").is_visible()

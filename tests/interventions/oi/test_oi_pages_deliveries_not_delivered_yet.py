@@ -73,7 +73,7 @@ def failures(database, clock, oi_config, silent_server):
 def row(html: str, row_id: str) -> str:
     found = re.search(rf'<tr id="{row_id}".*?</tr>', html, re.S)
     assert found, f"no row {row_id}"
-    return re.sub(r"\s+", " ", found.group(0))
+    return re.sub(r"[ \t\r\n]+", " ", found.group(0))  # no-break spaces kept: values must not wrap
 
 
 def test_waiting_messages_show_attempts_next_attempt_and_the_error_in_words(client, database, failures):
@@ -90,7 +90,7 @@ def test_waiting_messages_show_attempts_next_attempt_and_the_error_in_words(clie
         waiting = row(page, f"waiting-{failures[name]}")
         assert words.replace("'", "&#39;") in waiting, (name, waiting)
         assert re.search(r'data-label="Attempts">1</td>', waiting)  # one attempt so far
-        assert "2026-11-20 10:10:00" in waiting  # the retry, 10 minutes on, in Paris time
+        assert "20/11/2026,\u00a010:10:00" in waiting  # the retry, 10 minutes on, in Paris time
         assert "Send now" in waiting
     failed = row(page, f"message-{failures['picky']}")
     assert "The partner rejected the message (HTTP 400)." in failed and "MAUVAIS_FORMAT" in failed
@@ -99,12 +99,14 @@ def test_waiting_messages_show_attempts_next_attempt_and_the_error_in_words(clie
 def test_the_errors_read_in_french_too(client, database, failures):
     sign_in(client, database, "olive", ["operator"])
     page = client.get(PAGE, params={"lang": "fr"}).text
-    assert "Pas encore remis : 4. En échec ou rejetés : 1." in page
-    assert "Échec de l’envoi : connexion refusée." in row(page, f"waiting-{failures['refused']}")
-    assert "Échec de l’envoi : pas de réponse dans le délai." in row(page, f"waiting-{failures['silent']}")
+    assert "Pas encore remis\u00a0: 4. En échec ou rejetés\u00a0: 1." in page
+    assert "Échec de l’envoi\u00a0: connexion refusée." in row(page, f"waiting-{failures['refused']}")
+    assert "Échec de l’envoi\u00a0: pas de réponse dans le délai." in row(
+        page, f"waiting-{failures['silent']}"
+    )
     assert "Le serveur du partenaire est en erreur (HTTP 503)." in row(page, f"waiting-{failures['busy']}")
     no_token = row(page, f"waiting-{failures['no-token']}")
-    assert "ne nous a pas donné de jeton : connexion refusée." in no_token
+    assert "ne nous a pas donné de jeton\u00a0: connexion refusée." in no_token
     assert "Le partenaire a rejeté le message (HTTP 400)." in row(page, f"message-{failures['picky']}")
 
 

@@ -60,7 +60,7 @@ def test_retry_by_partner_and_period_asks_first_then_queues_only_the_matching_me
     token = csrf_of(client.get(PAGE).text)
     question = client.post(f"{PAGE}/retry", data=bulk_form(token), params={"lang": "en"})
     assert question.status_code == 200
-    period = "created from 2026-11-20 10:15 to before 2026-11-20 11:15"
+    period = "created from 20/11/2026,\u00a010:15 to before 20/11/2026,\u00a011:15 (Paris time)"
     assert f"2 failed messages to OCBB, {period}" in question.text
     assert "Queue 2 messages again" in question.text
     assert "pending" not in states(database).values()

@@ -32,8 +32,8 @@ def test_list_shows_every_intervention_with_local_times(client, database, traffi
     page = client.get(LIST, params={"lang": "en"})
     assert page.status_code == 200
     assert refs_on(page.text) == set(traffic.values())
-    assert "2026-11-19 23:30" in page.text and "2026-11-20 00:30" in page.text
-    assert "Europe/Paris" in page.text
+    assert "19/11/2026,\u00a023:30" in page.text and "20/11/2026,\u00a000:30" in page.text
+    assert "Interventions, newest start first (Paris time)" in page.text
 
 
 def test_day_filter_uses_local_days_across_midnight_utc(client, database, traffic):
@@ -90,6 +90,8 @@ def test_french_page(client, database, traffic):
     page = client.get(LIST, params={"lang": "fr"})
     assert '<html lang="fr">' in page.text
     assert "Filtrer" in page.text and "Début" in page.text and "en cours" in page.text
+    assert "19/11/2026\u00a023:30" in page.text and "20/11/2026\u00a000:30" in page.text  # never wrapped
+    assert "Interventions, les plus récentes d’abord (heure de Paris)" in page.text
 
 
 def test_bad_date_names_the_field(client, database, traffic):

@@ -25,6 +25,11 @@ def used_texts() -> set[str]:
     }
     texts |= {text for pair in oi_pages.FLAGS.values() for text in pair}
     texts |= set(oi_pages.OUTCOMES.values()) | set(oi_pages.STATUSES.values())
+    texts |= set(oi_pages.AUDIT_EVENTS.values()) | {
+        oi_pages.UNKNOWN_EVENT,
+        oi_pages.HELD,
+        oi_pages.HELD_STATE,
+    }
     code = (SOURCE / "oi/pages.py").read_text()
     texts |= {a or b for a, b in MESSAGE.findall(code)}
     texts |= {m.group(2) for m in TEXT.finditer(code)}  # export headers and titles

@@ -92,7 +92,7 @@ def test_a_failed_m2_reaches_the_operators_mailbox_through_the_worker(
         f"M2 non remis à OCCC — intervention {ref}",
     }
     text = parts_of(olive[0])["text/plain"]
-    assert "n'a pas pu être remis" in text and "après 1 tentative(s)" in text and "ConnectError" in text
+    assert "n’a pas pu être remis" in text and "après 1 tentative(s)" in text and "ConnectError" in text
     emails = [n for n in notifications_of(database) if n.channel == "email"]
     assert {n.status for n in emails} == {"delivered"}
     sms = [n for n in notifications_of(database) if n.channel == "sms"]

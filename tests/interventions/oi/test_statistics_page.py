@@ -23,11 +23,12 @@ def test_page_shows_the_tables_in_english(client, database, data):
     sign_in(client, database, "olive", ["viewer"])
     page = client.get(PAGE, params=PERIOD | {"lang": "en"})
     assert page.status_code == 200
-    assert '<th scope="row">2026-11-20</th><td>2</td>' in page.text
+    assert '<th scope="row">20/11/2026</th><td>2</td>' in page.text
     assert '<th scope="row">PM-1</th><td>2</td>' in page.text
-    assert "1 (33.3 %)" in page.text
-    assert "<td>0:20:00</td>" in page.text
-    assert '<th scope="row">DOXX</th><td>0:15:00</td><td>2</td>' in page.text
+    assert "1 (33.3%)" in page.text
+    assert "<td>20\u00a0min</td>" in page.text
+    assert '<th scope="row">DOXX</th><td>15\u00a0min</td><td>2</td>' in page.text
+    assert "between 19/11/2026 and 21/11/2026, local days (Paris time)" in page.text
     assert "statistics/chart.png?since=2026-11-19&amp;until=2026-11-21" in page.text
 
 
@@ -35,6 +36,9 @@ def test_page_in_french(client, database, data):
     sign_in(client, database, "olive", ["operator"])
     page = client.get(PAGE, params=PERIOD | {"lang": "fr"}).text
     assert "Interventions par jour" in page and "Délai médian entre HD et réception du M1" in page
+    assert '<th scope="row">20/11/2026</th><td>2</td>' in page
+    assert "1 (33,3\u00a0%)" in page and "<td>20\u00a0min</td>" in page
+    assert "entre le 19/11/2026 et le 21/11/2026, jours locaux (heure de Paris)" in page
 
 
 def test_default_period_is_the_last_thirty_days(client, database, data):

@@ -30,9 +30,9 @@ def week(database, oi_config):
 def test_non_working_days_are_marked_and_the_average_counts_working_days(client, database, week):
     sign_in(client, database, "olive", ["viewer"])
     page = client.get(PAGE, params=ARMISTICE | {"lang": "en"}).text
-    assert '<tr class="closed"><th scope="row">2026-11-11</th><td>1</td><td>Armistice 1918</td></tr>' in page
-    assert '<tr class="closed"><th scope="row">2026-11-14</th><td>1</td><td>Weekend</td></tr>' in page
-    assert '<tr><th scope="row">2026-11-12</th><td>1</td><td></td></tr>' in page
+    assert '<tr class="closed"><th scope="row">11/11/2026</th><td>1</td><td>Armistice 1918</td></tr>' in page
+    assert '<tr class="closed"><th scope="row">14/11/2026</th><td>1</td><td>Weekend</td></tr>' in page
+    assert '<tr><th scope="row">12/11/2026</th><td>1</td><td></td></tr>' in page
     assert '<th scope="row">Working days</th><td>4</td>' in page
     assert '<th scope="row">Average per working day</th><td>0.75</td>' in page  # 3 on 4 working days
 

@@ -24,6 +24,7 @@ from tocsin.core.notify.models import CHANNELS, EMAIL
 
 SUBJECT_LIMIT = 200
 SMS_LIMIT = 306  # two concatenated GSM-7 segments; a longer alert costs more than it tells
+GSM_PLAIN = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2019": "'"})  # their GSM-7 look-alikes
 PUSH_TITLE_LIMIT = 100
 PUSH_BODY_LIMIT = 500  # far below the 4 kB a push service takes once encrypted
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -97,9 +98,9 @@ class Rendered:
     language: str
 
     def sms(self) -> str:
-        """The text body within an SMS's length, in GSM-7 characters where it can (no-break spaces and "…"
-        would force UCS-2 and halve what one SMS holds)."""
-        return _trim(self.text.replace("\u00a0", " "), SMS_LIMIT, "...")
+        """The text body within an SMS's length, in GSM-7 characters where it can (no-break spaces, the
+        typographic apostrophe and "…" would force UCS-2 and halve what one SMS holds)."""
+        return _trim(self.text.translate(GSM_PLAIN), SMS_LIMIT, "...")
 
     def push(self, link: str) -> dict[str, Any]:
         return {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import phonenumbers
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -29,10 +28,9 @@ from tocsin.core.notify.models import (
     StaffContact,
 )
 from tocsin.core.web.csrf import check_csrf
-from tocsin.core.web.formatting import Formatter
 from tocsin.core.web.inputs import BIGINT_KEY, INTEGER_KEY, Inputs, Pager, names_a_row, notice_count
 from tocsin.core.web.sessions import require_staff
-from tocsin.core.web.shell import DB, path_to, shell_of
+from tocsin.core.web.shell import DB, formatter_of, path_to, shell_of
 
 router = APIRouter(include_in_schema=False)
 OPERATORS = require_staff("operator")
@@ -49,21 +47,14 @@ STATUS_LABELS = {
 MAX_DEVICES = 20  # per user: enough for every browser one person uses
 
 
-def _zone(request: Request) -> ZoneInfo:
-    return shell_of(request).default_zone
-
-
 def _labels(request: Request) -> dict[str, Any]:
-    """Translated names of channels, statuses and kinds, the reader's formatter, the push key."""
+    """Translated names of channels, statuses and kinds, the push key."""
     shell = shell_of(request)
     tr = shell.gettext
-    fmt = Formatter(request.state.lang, _zone(request))
     return {
         "channel_labels": {k: tr(request, v) for k, v in CHANNEL_LABELS.items()},
         "status_labels": {k: tr(request, v) for k, v in STATUS_LABELS.items()},
         "kind_labels": {k.key: tr(request, k.label) for k in _all_kinds(request)},
-        "fmt": fmt,
-        "zone_name": fmt.zone_name(),
         "push_key": _push_key(shell.settings.vapid_private_key),
     }
 
@@ -109,8 +100,8 @@ def notifications(
     db: Session = DB,
 ) -> Response:
     """Notifications sent, newest first, by kind, channel, status and local days."""
-    zone = _zone(request)
-    inputs = Inputs(request, zone)
+    inputs = Inputs(request)
+    zone = inputs.zone
     known = [k.key for k in _all_kinds(request)]
     kind = inputs.choice("kind", kind, known, "Choose a kind from the list.")
     channel = inputs.choice("channel", channel, CHANNELS, "Choose a channel from the list.")
@@ -306,7 +297,9 @@ def send_test(request: Request, user: StaffUser = Depends(SIGNED_IN), db: Sessio
 
     now = shell_of(request).clock()
     context = {"name": user.display_name, "at": now}
-    sent = service.send(db, recipient=user, kind=TEST, context=context, now=now, zone=_zone(request))
+    sent = service.send(
+        db, recipient=user, kind=TEST, context=context, now=now, zone=formatter_of(request).zone
+    )
     return RedirectResponse(path_to(request, "account", query={"tested": len(sent)}), status_code=303)
 
 

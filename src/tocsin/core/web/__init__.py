@@ -1,6 +1,6 @@
 """The web shell every desk plugs into. Desks import what they need from here:
 ``Db`` (a committed-before-reply session), ``require_staff``, ``require_scope``, ``check_csrf``,
-``shell_of`` (settings, clock, templates of the app)."""
+``shell_of`` (settings, clock, templates of the app), ``formatter_of`` (how the page shows values)."""
 
 from tocsin.core.desk import Desk, NavLink
 from tocsin.core.web.app import build_app
@@ -8,7 +8,7 @@ from tocsin.core.web.csrf import check_csrf, csrf_token
 from tocsin.core.web.errors import TokenProblem, wants_json
 from tocsin.core.web.oauth import require_scope
 from tocsin.core.web.sessions import LoginRequired, RoleMissing, current_user, require_staff
-from tocsin.core.web.shell import DB, Db, Shell, get_db, path_to, shell_of
+from tocsin.core.web.shell import DB, Db, Shell, formatter_of, get_db, path_to, shell_of
 
 __all__ = [
     "DB",
@@ -22,6 +22,7 @@ __all__ = [
     "build_app",
     "check_csrf",
     "csrf_token",
+    "formatter_of",
     "current_user",
     "get_db",
     "path_to",

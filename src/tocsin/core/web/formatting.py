@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -49,6 +50,10 @@ class Formatter:
             return ""
         return format_date(value, DAY.get(self.lang, DAY["en"]), locale=self.locale)
 
+    def field(self, value: datetime | None) -> str:
+        """An instant as the value of a ``datetime-local`` field, in the desk's zone (2026-11-30T14:25)."""
+        return "" if value is None else value.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
+
     def time(self, value: datetime | None) -> str:
         return "" if value is None else f"{value.astimezone(self.zone):%H:%M}"
 
@@ -57,18 +62,18 @@ class Formatter:
         city = get_timezone_location(self.zone, locale=self.locale, return_city=True)
         return ZONE_LABELS.get(self.lang, ZONE_LABELS["en"]).format(city=city)
 
-    def number(self, value: float | int | Decimal | None, *, decimals: int = 0) -> str:
+    def number(self, value: float | int | Decimal | Fraction | None, *, decimals: int = 0) -> str:
         if value is None:
             return ""
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-        return _unbroken(format_decimal(value, pattern, locale=self.locale))
+        return _unbroken(format_decimal(_decimal(value), pattern, locale=self.locale))
 
-    def percent(self, share: float | Decimal | None, *, decimals: int = 1) -> str:
+    def percent(self, share: float | Decimal | Fraction | None, *, decimals: int = 1) -> str:
         """A share (0.083) as a percent in the reader's convention: 8,3 % (fr), 8.3% (en)."""
         if share is None:
             return ""
         pattern = self.locale.percent_formats[None].pattern.replace("#,##0", "#,##0." + "0" * decimals, 1)
-        return _unbroken(format_percent(Decimal(str(share)), pattern, locale=self.locale))
+        return _unbroken(format_percent(_decimal(share), pattern, locale=self.locale))
 
     def size(self, value: int | None) -> str:
         """A file size in decimal units: 4,8 Mo (fr), 4.8 MB (en)."""
@@ -89,6 +94,14 @@ class Formatter:
         else:
             parts = [f"{seconds}{NBSP}{second}"]
         return sign + NBSP.join(parts)
+
+
+def _decimal(value: float | int | Decimal | Fraction) -> Decimal:
+    """A value as Babel rounds it: floats by their shortest repr, fractions (statistics' shares) exactly
+    enough for any shown precision."""
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def _unbroken(text: str) -> str:

@@ -1,9 +1,10 @@
-"""Reading what staff type into page filters and forms: days, times, choices, numbers and page numbers,
-each by the core's rules (``tocsin.core.dates``), collecting a translated message per bad field."""
+"""Reading what staff type into page filters and forms: days, times, choices, numbers, page numbers and
+a list's sort order, each by the core's rules (``tocsin.core.dates``), collecting a translated message
+per bad field."""
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from fastapi import Request
 
 from tocsin.core import dates
 from tocsin.core.errors import DomainError
-from tocsin.core.web.shell import shell_of
+from tocsin.core.web.shell import formatter_of, shell_of
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000  # 5 million rows at 50 a page: beyond that a filter serves better than paging
@@ -27,13 +28,16 @@ MOMENT_MISSING = "Enter a date and time."
 YEAR_WANTED = "Enter a year from {first} to {last}."
 NUMBER_WANTED = "Enter a whole number from {lowest} to {highest}."
 PERIOD_REVERSED = "The end of the period is before its start."
+SORT_WANTED = "Sort by one of the list's columns ({columns}), with a minus sign before it to reverse."
+MAX_SORT_CHARS = 40  # longer than any column name: a longer value is refused before it is looked at
 
 
 class Inputs:
     """Reads filter and form values, collecting ``(field, translated message)`` for the bad ones."""
 
-    def __init__(self, request: Request, zone: ZoneInfo) -> None:
-        self.request, self.zone = request, zone
+    def __init__(self, request: Request, zone: ZoneInfo | None = None) -> None:
+        """``zone``: the one local days and times are typed in, by default the page's (its desk's)."""
+        self.request, self.zone = request, zone or formatter_of(request).zone
         self.errors: list[tuple[str, str]] = []
 
     def fail(self, name: str, message: str, **values: Any) -> None:
@@ -87,6 +91,17 @@ class Inputs:
         """A page number from 1 to ``MAX_PAGE`` (1 when empty)."""
         return self.number(name, value, lowest=1, highest=MAX_PAGE, default=1)
 
+    def sort(self, value: str, sorting: Sorting, name: str = "sort") -> Sort:
+        """A list's order from its ``sort`` input: a column of ``sorting``, ``-`` before it for the
+        reverse; the list's default when empty or refused."""
+        column = value[1:] if value.startswith("-") else value
+        if not value:
+            return sorting.default
+        if len(value) > MAX_SORT_CHARS or column not in sorting.columns:
+            self.fail(name, SORT_WANTED, columns=", ".join(sorting.columns))
+            return sorting.default
+        return Sort(column, descending=value.startswith("-"), chosen=True)
+
     def _refused(self, name: str, error: DomainError, shape: str) -> None:
         if error.reason == dates.YEAR_RANGE:
             self.fail(name, YEAR_WANTED, first=dates.MIN_YEAR, last=dates.MAX_YEAR)
@@ -107,6 +122,48 @@ def notice_count(value: str | None, *, highest: int) -> int | None:
 def names_a_row(number: int, *, highest: int = INTEGER_KEY) -> bool:
     """Whether a number taken from a path can be a row's key: a larger one would overflow the query."""
     return 1 <= number <= highest
+
+
+@dataclass(frozen=True)
+class Sort:
+    """The order a list is shown in: one column, ascending or descending (``start``, ``-start``);
+    ``chosen`` when the reader asked for it rather than getting the list's default."""
+
+    column: str
+    descending: bool = False
+    chosen: bool = False
+
+    @property
+    def value(self) -> str:
+        """As the ``sort`` input writes it."""
+        return ("-" if self.descending else "") + self.column
+
+    def aria(self, column: str) -> str | None:
+        """The ``aria-sort`` of a column header: set on the sorted column only."""
+        if column != self.column:
+            return None
+        return "descending" if self.descending else "ascending"
+
+    def next_for(self, column: str) -> str:
+        """The ``sort`` a click on a column header asks for: that column, reversed if already sorted."""
+        return column if column != self.column or self.descending else f"-{column}"
+
+
+class Sorting:
+    """The columns a list may be sorted by (name → SQL expression), its default order, and the row key
+    that breaks ties, so equal values keep one order from page to page."""
+
+    def __init__(self, columns: Mapping[str, Any], *, default: str, key: Any) -> None:
+        self.columns, self.key = dict(columns), key
+        self.default = Sort(default.lstrip("-"), descending=default.startswith("-"))
+        assert self.default.column in self.columns, default
+
+    def order_by(self, sort: Sort) -> list[Any]:
+        """ORDER BY terms for ``sort``: empty values last either way, then the key in the same direction."""
+        column = self.columns[sort.column]
+        if sort.descending:
+            return [column.desc().nulls_last(), self.key.desc()]
+        return [column.asc().nulls_last(), self.key.asc()]
 
 
 @dataclass
@@ -133,5 +190,11 @@ class Pager:
         return (self.number - 1) * self.size
 
     def link(self, number: int) -> str:
+        """Another page of the same list: filters and sort kept."""
         wanted = {k: v for k, v in self.filters.items() if v}
         return "?" + urlencode({**wanted, "page": number})
+
+    def sort_link(self, sort: str) -> str:
+        """The same list in another order, from its first page (filters kept)."""
+        wanted = {k: v for k, v in self.filters.items() if v and k != "sort"}
+        return "?" + urlencode({**wanted, "sort": sort})

@@ -28,6 +28,7 @@ from tocsin.core.db import Database
 from tocsin.core.desk import Desk, NavLink
 from tocsin.core.files.store import FileKind, FileStore
 from tocsin.core.i18n import CORE_LOCALES, LANGUAGES, Catalogs
+from tocsin.core.web.formatting import Formatter
 
 HERE = Path(__file__).resolve().parent.parent
 SECRET_CHECKS_AT_ONCE = 2  # argon2 verifications running together per process (each uses a core)
@@ -92,9 +93,31 @@ class Shell:
             url=partial(path_to, request),
             nav=self.nav_for(request),
             desks=self.desks,
+            fmt=self.formatter(request),
             **context,
         )
         return HTMLResponse(page, status_code=status_code)
+
+    def zone_for(self, request: Request, db: Session | None = None) -> ZoneInfo:
+        """The zone a page shows times in: its desk's configured zone (read with ``db``, else with the
+        request's session while the route holds one), else the desk's default; the deployment's zone on
+        the shell's own pages. A page without a session (an error page) never opens one for this."""
+        desk = self.desk_at(request.url.path)
+        if desk is None:
+            return self.default_zone
+        db = db or getattr(request.state, "db", None)
+        configured = desk.zone_of(db) if desk.zone_of is not None and db is not None else None
+        return ZoneInfo(configured or desk.timezone)
+
+    def formatter(self, request: Request, db: Session | None = None) -> Formatter:
+        """How this page shows times and numbers: the reader's language, the page's zone; built once
+        per request, and given to every template as ``fmt``. A route that opens its own session passes
+        it (``db``) the first time."""
+        made: Formatter | None = getattr(request.state, "formatter", None)
+        if made is None:
+            made = Formatter(request.state.lang, self.zone_for(request, db))
+            request.state.formatter = made
+        return made
 
     def desk_at(self, path: str) -> Desk | None:
         """The desk whose pages live under this path (``/interventions/…``), if any."""
@@ -203,10 +226,20 @@ def shell_of(request: Request) -> Shell:
     return request.app.state.shell
 
 
+def formatter_of(request: Request, db: Session | None = None) -> Formatter:
+    """The page's formatter (the reader's language, the desk's zone): the ``fmt`` its template gets."""
+    return shell_of(request).formatter(request, db)
+
+
 def get_db(request: Request) -> Iterator[Session]:
-    """A request-scoped session: committed if the route returns, rolled back if it raises."""
+    """A request-scoped session: committed if the route returns, rolled back if it raises. While the
+    route runs, ``request.state.db`` holds it too, so the page's formatter reads the desk's zone with it."""
     with shell_of(request).database.session() as db:
-        yield db
+        request.state.db = db
+        try:
+            yield db
+        finally:
+            request.state.db = None
 
 
 # Committed before the response leaves (scope="function"): a client that sees a success and loads the

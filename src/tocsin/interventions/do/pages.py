@@ -21,11 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from tocsin.core import dates, orgs
 from tocsin.core.auth import StaffUser
 from tocsin.core.errors import DomainError
-from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
-from tocsin.interventions.config import DEFAULT_TIMEZONE as DEFAULT_ZONE
+from tocsin.core.web import DB, check_csrf, formatter_of, path_to, require_staff, shell_of
 from tocsin.interventions.config import current
 from tocsin.interventions.do import service as declarations
-from tocsin.interventions.models import PM, Declaration, DeskConfig
+from tocsin.interventions.models import PM, Declaration
 
 STATIC = Path(__file__).parent / "static"
 MAX_LINES = 1000  # nature lines a correction may carry, as in declarations.checked_natures
@@ -146,7 +145,7 @@ def _correct(request: Request, ref_do: str, user: StaffUser, form: Any) -> Respo
     try:
         with shell.database.session() as db:
             declarations.visible(db, ref_do, scope=orgs.scope_of(db, user, TEAM_ROLES))
-            changes = _changes(form, _zone(db))
+            changes = _changes(form, formatter_of(request, db).zone)
             declarations.correct_and_resend(
                 db=db, ref_do=ref_do, changes=changes, now=shell.clock(), actor=user.username
             )
@@ -170,7 +169,7 @@ def _rejected(
     values: dict[str, Any] | None = None,
 ) -> Response:
     shell = shell_of(request)
-    zone = _zone(db)
+    formatter_of(request, db)  # the desk's zone, read with this session (the correction opens its own)
     scope = orgs.scope_of(db, user, TEAM_ROLES)
     waiting = [(d, declarations.deadline_of(db, d)) for d in declarations.rejected(db, scope=scope)]
     return shell.render(
@@ -181,11 +180,8 @@ def _rejected(
         waiting=waiting,
         closed=declarations.closed(db, scope=scope),
         natures=NATURES,
-        zone=zone,
         values=values or {},
         resent=request.query_params.get("resent", ""),
-        local=lambda at: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else "",
-        field_value=lambda at: at.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if at else "",
     )
 
 
@@ -231,12 +227,6 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DomainError("the body must be a JSON object", field="body")
     return data
-
-
-def _zone(db: Session) -> ZoneInfo:
-    """The configured desk zone (the desk's default before a configuration is loaded)."""
-    config = db.get(DeskConfig, 1)
-    return ZoneInfo(config.timezone if config else DEFAULT_ZONE)
 
 
 def _act(request: Request, rule: Any) -> Response:

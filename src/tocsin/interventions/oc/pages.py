@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from functools import partial
-from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,10 +17,10 @@ from tocsin.core.errors import Conflict, NotFound
 from tocsin.core.files import FileRefused, TooLarge
 from tocsin.core.files.uploads import receive_form
 from tocsin.core.files.web import file_url
-from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
+from tocsin.core.web import DB, check_csrf, formatter_of, path_to, require_staff, shell_of
 from tocsin.core.web.formatting import Formatter
-from tocsin.core.web.inputs import Inputs, Pager, names_a_row, notice_count
-from tocsin.interventions.config import DEFAULT_TIMEZONE, current
+from tocsin.core.web.inputs import Inputs, Pager, Sorting, names_a_row, notice_count
+from tocsin.interventions.config import current
 from tocsin.interventions.models import DeskConfig, LineCut, M5State, OutageImport, ReceivedIntervention
 from tocsin.interventions.oc import imports, outages
 
@@ -32,6 +30,20 @@ STAGES = ("started", "ended")
 RECENT_CUTS = 100
 LISTED_PROBLEMS = 200
 DONE = ("imported", "duplicates")
+RECEIVED_SORTING = Sorting(
+    {
+        "reference": ReceivedIntervention.ref_oi,
+        "oi": ReceivedIntervention.code_oi,
+        "pm": ReceivedIntervention.pm,
+        "start": ReceivedIntervention.debut,
+        "end": ReceivedIntervention.fin,
+        "m2": ReceivedIntervention.m2_at,
+        "m4": ReceivedIntervention.m4_at,
+        "m5": ReceivedIntervention.m5_state,
+    },
+    default="-start",
+    key=ReceivedIntervention.id,
+)
 
 
 def _config(db: Session) -> DeskConfig | None:
@@ -41,15 +53,6 @@ def _config(db: Session) -> DeskConfig | None:
         return None
 
 
-def _zone(config: DeskConfig | None) -> ZoneInfo:
-    return ZoneInfo(config.timezone if config else DEFAULT_TIMEZONE)
-
-
-def _local(zone: ZoneInfo) -> Any:
-    """A template helper that shows an instant in local time, to the second."""
-    return lambda value: value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S") if value else "—"
-
-
 @router.get("/received", response_class=HTMLResponse)
 def received_list(
     request: Request,
@@ -57,15 +60,17 @@ def received_list(
     pm: str = "",
     stage: str = "",
     m5: str = "",
+    sort: str = "",
     page: str = "1",
     user: StaffUser = Depends(require_staff("operator", "viewer")),
     db: Session = DB,
 ) -> Response:
     """Interventions announced by OIs, filtered by local day, PM, stage (M2/M4) and M5 state, a page
-    at a time."""
+    at a time, most recent first or sorted by a column."""
     shell, config = shell_of(request), _config(db)
-    zone = _zone(config)
-    inputs = Inputs(request, zone)
+    inputs = Inputs(request)
+    zone = inputs.zone
+    order = inputs.sort(sort, RECEIVED_SORTING)
     first = inputs.day("day", day)
     number = inputs.page(page)
     query = select(ReceivedIntervention)
@@ -80,11 +85,11 @@ def received_list(
         query = query.where(ended if stage == "ended" else ~ended)
     if m5 in M5_STATES:
         query = query.where(ReceivedIntervention.m5_state == m5)
-    filters = {"day": day, "pm": pm, "stage": stage, "m5": m5}
+    filters = {"day": day, "pm": pm, "stage": stage, "m5": m5, "sort": order.value if order.chosen else ""}
     total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
     pager = Pager(number, total, filters)
-    newest_first = query.order_by(ReceivedIntervention.debut.desc(), ReceivedIntervention.id.desc())
-    rows = [] if inputs.errors else list(db.scalars(newest_first.offset(pager.offset).limit(pager.size)))
+    ordered = query.order_by(*RECEIVED_SORTING.order_by(order))
+    rows = [] if inputs.errors else list(db.scalars(ordered.offset(pager.offset).limit(pager.size)))
     return shell.render(
         request,
         "oc/received.html",
@@ -95,8 +100,8 @@ def received_list(
         filters=filters,
         m5_states=M5_STATES,
         stages=STAGES,
+        sort=order,
         config=config,
-        local=_local(zone),
     )
 
 
@@ -169,7 +174,6 @@ def _preview(
         config=config,
         can_send=bool(set(user.roles) & {"operator", "admin"}),
         queued=request.query_params.get("queued") == "1",
-        local=_local(_zone(config)),
     )
 
 
@@ -225,13 +229,9 @@ async def upload_outages(
 def _refused_page(request: Request, db: Session, user: StaffUser, error: FileRefused) -> Response:
     """The feed page with the reason a file was refused (413, 415, 503 … as the refusal says)."""
     explained = error.explain(
-        translate=partial(shell_of(request).gettext, request), size=_formatter(request, db).size
+        translate=partial(shell_of(request).gettext, request), size=formatter_of(request, db).size
     )
     return _feed_page(request, db, user, errors=[("file", explained)], status_code=error.status_code)
-
-
-def _formatter(request: Request, db: Session) -> Formatter:
-    return Formatter(request.state.lang, _zone(_config(db)))
 
 
 def _refusal_text(request: Request, record: OutageImport, formatter: Formatter) -> str:
@@ -269,7 +269,7 @@ def _feed_page(
         errors.append(("file", shell.gettext(request, "And {count} more problems.").format(count=more)))
     cuts = db.scalars(select(LineCut).order_by(LineCut.cut_at.desc(), LineCut.id.desc()).limit(RECENT_CUTS))
     config = _config(db)
-    formatter = _formatter(request, db)
+    formatter = formatter_of(request, db)
     history = [
         (record, stored, _refusal_text(request, record, formatter) if record.refused else "")
         for record, stored in imports.history(db=db)
@@ -281,10 +281,8 @@ def _feed_page(
         errors=errors,
         cuts=list(cuts),
         history=history,
-        formatter=formatter,
         file_url=file_url,
         done=done or {},
         config=config,
         can_upload=bool(set(user.roles) & {"operator", "admin"}),
-        local=_local(_zone(config)),
     )

@@ -2,13 +2,14 @@
 delivered yet, failed) with manual retry, the referential (PMs, partners) and statistics with a chart
 and CSV exports. The interventions list and the deliveries page update themselves (``core.live``).
 
-Times are stored in UTC and shown in the desk's time zone (``DeskConfig.timezone``); date filters
-are local days.
+Times are stored in UTC and shown in the desk's time zone (``DeskConfig.timezone``) through the page's
+core formatter (``fmt`` in templates); date filters are local days. Lists sort by a ``sort`` input.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -18,18 +19,16 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Select, String, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, String, cast, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from tocsin.core import audit, auth, live, outbox, search
 from tocsin.core.exports import FORMATS, Table, export
 from tocsin.core.live.stream import live_stream
 from tocsin.core.outbox import OutboxMessage
-from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
-from tocsin.core.web.deliveries import failure_in_words
-from tocsin.core.web.formatting import Formatter
-from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, names_a_row, notice_count
-from tocsin.interventions.config import DEFAULT_TIMEZONE
+from tocsin.core.web import DB, check_csrf, formatter_of, path_to, require_staff, shell_of
+from tocsin.core.web.deliveries import cause, failure_in_words
+from tocsin.core.web.inputs import BIGINT_KEY, Inputs, Pager, Sort, Sorting, names_a_row, notice_count
 from tocsin.interventions.flows import DESK, INTERVENTIONS_TOPIC, PATHS
 from tocsin.interventions.models import (
     PM,
@@ -99,30 +98,45 @@ STATUSES = {
 STATS_TABLES = ("summary", "per_day", "per_pm", "per_do", "delay_per_do")
 MAX_SEARCH_CHARS = 200
 MAX_EXPORT_ROWS = 5000  # a list export past this is cut (the page says so): filter or search first
-
-
-def desk_zone(request: Request, db: Session) -> ZoneInfo:
-    """The desk's configured time zone, or the settings' one before a configuration is loaded."""
-    config = db.get(DeskConfig, 1)
-    return ZoneInfo(config.timezone if config else DEFAULT_TIMEZONE)
+LIST_SORTING = Sorting(
+    {
+        "reference": Intervention.ref_oi,
+        "do_reference": Intervention.ref_do,
+        "do": Intervention.code_do,
+        "pm": Intervention.pm,
+        "start": Intervention.debut,
+        "end": Intervention.fin,
+    },
+    default="-start",
+    key=Intervention.id,
+)
+REJECTIONS_SORTING = Sorting(
+    {
+        "received": Rejection.received_at,
+        "endpoint": Rejection.path,
+        "sender": Rejection.sender,
+        "status": Rejection.http_status,
+        "code": Rejection.code,
+    },
+    default="-received",
+    key=Rejection.id,
+)
+FAILED_SORTING = Sorting(
+    {
+        "created": OutboxMessage.created_at,
+        "kind": OutboxMessage.kind,
+        "partner": OutboxMessage.partner,
+        "intervention": OutboxMessage.subject,
+        "status": OutboxMessage.status,
+        "attempts": OutboxMessage.attempts,
+    },
+    default="-created",
+    key=OutboxMessage.id,
+)
 
 
 def local_day_start(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=zone)
-
-
-def formatters(zone: ZoneInfo) -> dict[str, Any]:
-    """Template helpers showing UTC instants in local time."""
-
-    def local(moment: datetime | None, seconds: bool = False) -> str:
-        if moment is None:
-            return ""
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-
-    def local_input(moment: datetime | None) -> str:
-        return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-
-    return {"local": local, "local_input": local_input, "zone": zone.key, "FLAGS": FLAGS}
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -142,12 +156,15 @@ class Selection:
     filters: dict[str, str]
     words: search.Query
     zone: ZoneInfo
+    sort: Sort | None  # None: best matches first (a search with no sort chosen)
 
 
 def _selection(request: Request, db: Session, params: dict[str, str]) -> Selection:
-    """Read the list's filters and search box; build the query (searched rows ranked first)."""
-    zone = desk_zone(request, db)
-    inputs = Inputs(request, zone)
+    """Read the list's filters, search box and sort; build the query (searched rows ranked first unless
+    the reader chose a sort)."""
+    inputs = Inputs(request)
+    zone = inputs.zone
+    sort = inputs.sort(params["sort"], LIST_SORTING)
     first, last = inputs.day("since", params["since"]), inputs.day("until", params["until"])
     inputs.order("until", first, last)
     status = inputs.choice("status", params["status"], ("started", "ended"), "Choose started or ended.")
@@ -159,11 +176,13 @@ def _selection(request: Request, db: Session, params: dict[str, str]) -> Selecti
     elif typed.strip() and not words:
         inputs.fail("q", "Type at least one letter or digit to search.")
     query = select(Intervention)
-    order = [Intervention.debut.desc(), Intervention.id.desc()]
+    order = LIST_SORTING.order_by(sort)
+    shown: Sort | None = sort
     if words and not inputs.errors:
         hits = search.matches(db, INTERVENTIONS, words)
         query = query.join(hits, hits.c.key == Intervention.id)
-        order = [hits.c.rank.desc(), *order]
+        if not sort.chosen:
+            order, shown = [hits.c.rank.desc(), *order], None
     if params["pm"]:
         query = query.where(Intervention.pm == params["pm"].strip())
     if params["do"]:
@@ -178,8 +197,8 @@ def _selection(request: Request, db: Session, params: dict[str, str]) -> Selecti
         )
     if flag:
         query = query.where(cast(Intervention.flags, String).like(f'%"{flag}"%'))
-    filters = {**params, "status": status, "flag": flag}
-    return Selection(inputs, query, order, filters, words, zone)
+    filters = {**params, "status": status, "flag": flag, "sort": sort.value if sort.chosen else ""}
+    return Selection(inputs, query, order, filters, words, zone, shown)
 
 
 @router.get("/interventions", response_class=HTMLResponse)
@@ -192,15 +211,17 @@ def interventions_list(
     do: str = "",
     status: str = "",
     flag: str = "",
+    sort: str = "",
     page: str = "1",
     user: auth.StaffUser = Depends(READERS),
     db: Session = DB,
 ) -> Response:
-    """Interventions, newest start first (best match first when searching), filtered by PM, local
-    days, DO, status and flag, with references, PM, PBO and PTO searched and their matches marked; the
-    page updates itself when one is created or changes."""
+    """Interventions, newest start first (best match first when searching) or sorted by a column,
+    filtered by PM, local days, DO, status and flag, with references, PM, PBO and PTO searched and their
+    matches marked; the page updates itself when one is created or changes."""
     live_after = live.last_number(db)  # before the rows: a change after this reaches the page live
     params = {"q": q, "pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
+    params["sort"] = sort
     chosen = _selection(request, db, params)
     inputs = chosen.inputs
     number = inputs.page(page)
@@ -222,9 +243,10 @@ def interventions_list(
         pms=list(db.scalars(select(PM.ref).order_by(PM.ref))),
         dos=_do_codes(db),
         flag_choices=INTERVENTION_FLAGS,
+        FLAGS=FLAGS,
+        sort=chosen.sort,
         live_after=live_after,
         current="interventions",
-        **formatters(chosen.zone),
     )
 
 
@@ -245,13 +267,16 @@ def interventions_export(
     do: str = "",
     status: str = "",
     flag: str = "",
+    sort: str = "",
     user: auth.StaffUser = Depends(READERS),
     db: Session = DB,
 ) -> Response:
-    """What the list's filters and search select, as CSV, XLSX or PDF (at most ``MAX_EXPORT_ROWS``)."""
+    """What the list's filters and search select, in the list's order, as CSV, XLSX or PDF (at most
+    ``MAX_EXPORT_ROWS``)."""
     if kind not in FORMATS:
         raise HTTPException(404, shell_of(request).gettext(request, "No such export format."))
     params = {"q": q, "pm": pm, "since": since, "until": until, "do": do, "status": status, "flag": flag}
+    params["sort"] = sort
     chosen = _selection(request, db, params)
     if chosen.inputs.errors:
         raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in chosen.inputs.errors))
@@ -280,7 +305,7 @@ def interventions_export(
             + [", ".join(codes["pto"]), row["notified"], row["acknowledged"], row["impacted"]]
         )
     notes = [f"{_(label)}: {value}" for label, value in _described(chosen.filters)]
-    notes.append(_("Times are in {zone}.").format(zone=chosen.zone.key))
+    notes.append(_("Times are in {zone}.").format(zone=formatter_of(request).zone_name()))
     if total > len(rows):
         notes.append(
             _("The first {n} of {total} interventions, in the list's order.").format(n=len(rows), total=total)
@@ -295,7 +320,7 @@ def interventions_export(
 def _described(filters: dict[str, str]) -> list[tuple[str, str]]:
     """The filters in use, as (label, value) for an export's notes."""
     labels = {"q": "Search", "pm": "PM", "since": "Start from (day)", "until": "Start until (day)"}
-    labels |= {"do": "DO", "status": "Status", "flag": "Flag"}
+    labels |= {"do": "DO", "status": "Status", "flag": "Flag", "sort": "Sorted by"}
     return [(labels[k], v) for k, v in filters.items() if v and k in labels]
 
 
@@ -357,16 +382,82 @@ def intervention_timeline(
         request,
         "oi/timeline.html",
         item=intervention,
-        entries=timeline(db, intervention),
+        entries=timeline(db, intervention, words=TimelineWords(request)),
         outcomes=OUTCOMES,
         statuses=STATUSES,
+        FLAGS=FLAGS,
         current="interventions",
-        **formatters(desk_zone(request, db)),
     )
 
 
-def timeline(db: Session, intervention: Intervention) -> list[dict[str, Any]]:
-    """Inbound messages with our answers, outbound messages with attempts, M5 reports, audit events.
+# What the audit log's keys mean on a timeline; the key itself stays in the entry's technical detail.
+AUDIT_EVENTS = {
+    "interventions.created_from_M1": "Intervention created from the M1 of {actor}.",
+    "interventions.created_from_M3": "Intervention created from an M3 of {actor}, with no M1 before it.",
+    "interventions.modified_M1": "{actor} changed the declaration with a new M1.",
+    "interventions.ended": "Intervention ended by the M3 of {actor}.",
+    "interventions.modified_M3": "{actor} changed the end with a new M3.",
+    "interventions.impacts_received": "{actor} reported impacted lines (M5): {entries}.",
+}
+UNKNOWN_EVENT = "Event recorded by {actor}."
+HELD = "{kind} waiting: {partner} has not accepted the {earlier} yet, and must receive it first."
+HELD_STATE = "Failed attempts of the {earlier} so far: {n}; next attempt on {at}. Last failure: {why}."
+
+
+class TimelineWords:
+    """The timeline's technical facts (answer codes, transport errors, audit keys, a message held
+    behind another of its stream) as sentences in the reader's language and zone."""
+
+    def __init__(self, request: Request) -> None:
+        self.request, self.fmt = request, formatter_of(request)
+
+    def _(self, text: str, **values: Any) -> str:
+        translated = shell_of(self.request).gettext(self.request, text)
+        return translated.format(**values) if values else translated
+
+    def answer(self, reply: dict[str, Any]) -> str:
+        """Our answer to a message we received."""
+        if reply.get("Code_Reponse") == 0:
+            return self._("We accepted it.")
+        return self._("We refused it: {reason}", reason=reply.get("Libelle_Reponse", ""))
+
+    def attempt(self, attempt: outbox.DeliveryAttempt) -> str:
+        """What one delivery attempt came to."""
+        why = failure_in_words(self.request, status_code=attempt.status_code, error=attempt.error)
+        if why:
+            return why
+        if attempt.outcome == outbox.DELIVERED:
+            return self._("The partner accepted the message.")
+        if attempt.outcome == outbox.REJECTED:
+            return self._("The partner refused the message.")
+        return self._("The attempt failed.")
+
+    def event(self, event: audit.AuditEvent) -> str:
+        text = AUDIT_EVENTS.get(event.action, UNKNOWN_EVENT)
+        return self._(text, actor=event.actor, entries=event.detail.get("entries", 0))
+
+    def held(self, message: OutboxMessage, earlier: OutboxMessage) -> str:
+        """Why a message waits: an earlier one of its stream (the M2 before an M4) is not accepted yet,
+        and the outbox delivers a stream in order."""
+        held = self._(HELD, kind=message.kind, earlier=earlier.kind, partner=message.partner)
+        if not earlier.attempts:
+            state = self._("The {earlier} has not been sent yet.", earlier=earlier.kind)
+        else:
+            why = (
+                cause(self.request, earlier.last_error)
+                if earlier.last_status_code is None and earlier.last_error
+                else failure_in_words(
+                    self.request, status_code=earlier.last_status_code, error=earlier.last_error
+                ).rstrip(".")
+            )
+            at = self.fmt.moment(earlier.next_attempt_at)
+            state = self._(HELD_STATE, earlier=earlier.kind, n=earlier.attempts, at=at, why=why)
+        return f"{held} {state}"
+
+
+def timeline(db: Session, intervention: Intervention, *, words: TimelineWords) -> list[dict[str, Any]]:
+    """Inbound messages with our answers, outbound messages with attempts (and, for a message held
+    behind an earlier one of its stream, why), M5 reports, audit events, each with its sentence.
 
     Entries written in one transaction share a time; they are then shown in causal order: what we
     received, what we stored and logged, then what we sent because of it.
@@ -376,18 +467,32 @@ def timeline(db: Session, intervention: Intervention) -> list[dict[str, Any]]:
     for inbound in db.scalars(select(InboundMessage).where(InboundMessage.subject == ref)):
         entries.append(
             {"type": "inbound", "at": inbound.received_at, "rank": 0, "id": inbound.id, "m": inbound}
+            | {"words": words.answer(inbound.reply)}
         )
     for report in db.scalars(select(ImpactReport).where(ImpactReport.intervention_id == intervention.id)):
         entries.append({"type": "report", "at": report.received_at, "rank": 1, "id": report.id, "m": report})
     sent = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.subject == ref)
-    for message in db.scalars(sent):
-        attempts = outbox.attempts_of(db, message.id)
+    messages = list(db.scalars(sent.order_by(OutboxMessage.id)))
+    for message in messages:
+        attempts = [(a, words.attempt(a)) for a in outbox.attempts_of(db, message.id)]
+        earlier = next(
+            (
+                m
+                for m in messages
+                if m.stream == message.stream and m.id < message.id and m.status == outbox.PENDING
+            ),
+            None,
+        )
+        held = words.held(message, earlier) if earlier and message.status == outbox.PENDING else ""
         entries.append(
             {"type": "outbound", "at": message.created_at, "rank": 3, "id": message.id, "m": message}
-            | {"attempts": attempts}
+            | {"attempts": attempts, "held": held}
         )
     for event in audit.events_for(db, object_type="iv_intervention", object_id=ref):
-        entries.append({"type": "audit", "at": event.at, "rank": 2, "id": event.id, "m": event})
+        entries.append(
+            {"type": "audit", "at": event.at, "rank": 2, "id": event.id, "m": event}
+            | {"words": words.event(event)}
+        )
     return sorted(entries, key=lambda e: (e["at"], e["rank"], e["id"]))
 
 
@@ -401,13 +506,15 @@ def rejections(
     path: str = "",
     since: str = "",
     until: str = "",
+    sort: str = "",
     page: str = "1",
     user: auth.StaffUser = Depends(READERS),
     db: Session = DB,
 ) -> Response:
-    """KO answers we gave (never stored as messages), for support, newest first."""
-    zone = desk_zone(request, db)
-    inputs = Inputs(request, zone)
+    """KO answers we gave (never stored as messages), for support, newest first or sorted by a column."""
+    inputs = Inputs(request)
+    zone = inputs.zone
+    order = inputs.sort(sort, REJECTIONS_SORTING)
     paths = sorted({f"/v1/{p}" for p in PATHS.values()})
     path = inputs.choice("path", path, paths, "Choose an endpoint from the list.")
     first, last = inputs.day("since", since), inputs.day("until", until)
@@ -423,6 +530,7 @@ def rejections(
     if last:
         query = query.where(Rejection.received_at < local_day_start(last + timedelta(days=1), zone))
     filters = {"sender": sender, "path": path, "since": since, "until": until}
+    filters["sort"] = order.value if order.chosen else ""
     total = 0 if inputs.errors else db.scalar(select(func.count()).select_from(query.subquery())) or 0
     pager = Pager(number, total, filters)
     rows = (
@@ -430,9 +538,7 @@ def rejections(
         if inputs.errors
         else list(
             db.scalars(
-                query.order_by(Rejection.received_at.desc(), Rejection.id.desc())
-                .offset(pager.offset)
-                .limit(pager.size)
+                query.order_by(*REJECTIONS_SORTING.order_by(order)).offset(pager.offset).limit(pager.size)
             )
         )
     )
@@ -446,8 +552,8 @@ def rejections(
         filters=filters,
         paths=paths,
         senders=sorted(set(db.scalars(select(Rejection.sender).distinct()))),
+        sort=order,
         current="rejections",
-        **formatters(zone),
     )
 
 
@@ -461,15 +567,15 @@ def failed_deliveries(
     status: str = "",
     since: str = "",
     until: str = "",
+    sort: str = "",
     page: str = "1",
     queued: str = "",
     user: auth.StaffUser = Depends(OPERATORS),
     db: Session = DB,
 ) -> Response:
     """Messages of this desk not delivered yet, and those that failed (or were rejected), by partner and
-    creation period; the page updates itself as deliveries are attempted."""
-    zone = desk_zone(request, db)
-    inputs = Inputs(request, zone)
+    creation period, the failed ones sortable; the page updates itself as deliveries are attempted."""
+    inputs = Inputs(request)
     status = inputs.choice("status", status, (outbox.FAILED, outbox.REJECTED), "Choose failed or rejected.")
     first, last = inputs.moment("since", since), inputs.moment("until", until)
     inputs.order("until", first, last)
@@ -477,7 +583,7 @@ def failed_deliveries(
         request,
         db,
         inputs,
-        filters={"partner": partner, "status": status, "since": since, "until": until},
+        filters={"partner": partner, "status": status, "since": since, "until": until, "sort": sort},
         window=(first, last),
         page=inputs.page(page),
         queued=notice_count(queued, highest=MAX_QUEUED),
@@ -511,6 +617,8 @@ def _deliveries_page(
     status_code: int = 200,
 ) -> Response:
     live_after = live.last_number(db)  # before the rows: a change after this reaches the page live
+    order = inputs.sort(filters.get("sort", ""), FAILED_SORTING)
+    filters = {**filters, "sort": order.value if order.chosen else ""}
     states = (filters["status"],) if filters["status"] else (outbox.FAILED, outbox.REJECTED)
     failed = _ours(states, filters["partner"], window)
     waiting = _ours((outbox.PENDING,), filters["partner"], window)
@@ -522,8 +630,10 @@ def _deliveries_page(
     newest_first = (OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     rows, waiting_rows = [], []
     if not inputs.errors:
-        rows = list(db.scalars(failed.order_by(*newest_first).offset(pager.offset).limit(pager.size)))
+        sorted_failed = failed.order_by(*FAILED_SORTING.order_by(order))
+        rows = list(db.scalars(sorted_failed.offset(pager.offset).limit(pager.size)))
         waiting_rows = list(db.scalars(waiting.order_by(*newest_first).limit(WAITING_SHOWN)))
+    held = _held(db, [m.id for m in waiting_rows])
     now = shell_of(request).clock()
     return render(
         request,
@@ -542,9 +652,24 @@ def _deliveries_page(
         why=lambda m: failure_in_words(request, status_code=m.last_status_code, error=m.last_error),
         sending=lambda m: m.lease_owner is not None and m.lease_until is not None and m.lease_until > now,
         due=lambda m: m.next_attempt_at <= now,
+        held=held,
+        sort=order,
         current="deliveries",
-        **formatters(inputs.zone),
     )
+
+
+def _held(db: Session, ids: list[int]) -> set[int]:
+    """Which of these pending messages wait behind an earlier pending one of their stream (an M4 behind
+    its M2): the outbox delivers a stream in order, so their own next attempt is not what they wait for."""
+    if not ids:
+        return set()
+    earlier = aliased(OutboxMessage)
+    behind = exists().where(
+        earlier.stream == OutboxMessage.stream,
+        earlier.id < OutboxMessage.id,
+        earlier.status == outbox.PENDING,
+    )
+    return set(db.scalars(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids), behind)))
 
 
 @router.get("/live/deliveries")
@@ -590,8 +715,7 @@ def retry_many(
 ) -> Response:
     """Queue again every failed message to one partner created between two local times, in two steps:
     first a page that says how many, then (``confirm``) the messages counted there, not later ones."""
-    zone = desk_zone(request, db)
-    inputs = Inputs(request, zone)
+    inputs = Inputs(request)
     partners = {p.code for p in db.scalars(select(Partner)) if p.url}
     if not partner:
         inputs.fail("retry-partner", "Choose the partner to send to.")
@@ -602,7 +726,7 @@ def retry_many(
     inputs.order("retry-until", first, last)
     newest = inputs.number("retry-upto", upto, lowest=0, highest=BIGINT_KEY, default=0) if confirmed else 0
     if inputs.errors:
-        filters = {"partner": "", "status": "", "since": "", "until": ""}
+        filters = {"partner": "", "status": "", "since": "", "until": "", "sort": ""}
         return _deliveries_page(request, db, inputs, filters=filters, window=(None, None), status_code=400)
     failed = _ours((outbox.FAILED,), partner, (first, last)).with_only_columns(OutboxMessage.id)
     if not confirmed:
@@ -619,7 +743,6 @@ def retry_many(
             shown_until=last,
             upto=newest or 0,
             current="deliveries",
-            **formatters(zone),
         )
     now = shell_of(request).clock()
     ids = db.scalars(failed.where(OutboxMessage.id <= newest))
@@ -666,7 +789,6 @@ def referential(request: Request, user: auth.StaffUser = Depends(READERS), db: S
         pms=list(db.scalars(select(PM).order_by(PM.ref))),
         partners=partners,
         current="referential",
-        **formatters(desk_zone(request, db)),
     )
 
 
@@ -675,9 +797,8 @@ def referential(request: Request, user: auth.StaffUser = Depends(READERS), db: S
 
 def _stats_period(request: Request, db: Session, since: str, until: str) -> tuple[Inputs, date, date]:
     """The period asked for, defaulting to the last 30 local days."""
-    zone = desk_zone(request, db)
-    inputs = Inputs(request, zone)
-    today = shell_of(request).clock().astimezone(zone).date()
+    inputs = Inputs(request)
+    today = shell_of(request).clock().astimezone(inputs.zone).date()
     last = inputs.day("until", until) or today
     first = inputs.day("since", since) or last - timedelta(days=29)
     inputs.order("until", first, last)
@@ -711,26 +832,9 @@ def statistics_page(
         query=query,
         tables=STATS_TABLES,
         kinds=FORMATS,
-        duration=duration,
-        percent=percent,
         non_working=partial(_non_working, figures, _=partial(shell_of(request).gettext, request)),
-        number=Formatter(request.state.lang, inputs.zone).number,
         current="statistics",
-        **formatters(inputs.zone),
     )
-
-
-def duration(value: timedelta | None) -> str:
-    """A delay as [-]H:MM:SS (empty when there is none)."""
-    if value is None:
-        return ""
-    seconds = int(round(value.total_seconds()))
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def percent(share: Any) -> str:
-    return "" if share is None else f"{float(share) * 100:.1f} %"
 
 
 @router.get("/statistics/chart.png")
@@ -747,16 +851,17 @@ def statistics_chart(
         raise HTTPException(400, "; ".join(f"{name}: {message}" for name, message in inputs.errors))
     figures = desk_stats.statistics(db=db, since=first, until=last, zone=inputs.zone)
     title = shell_of(request).gettext(request, "Interventions per day")
-    return Response(
-        per_day_png(figures, title), media_type="image/png", headers={"Cache-Control": "no-store"}
-    )
+    chart = per_day_png(figures, title, day=formatter_of(request).day)
+    return Response(chart, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
-    """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure)."""
+def per_day_png(figures: desk_stats.Stats, title: str, *, day: Callable[[date], str]) -> bytes:
+    """Draw the per-day counts with matplotlib's Agg canvas (no display, thread-safe Figure), the days
+    written as the reader writes them (``day``)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import num2date
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     figure = Figure(figsize=(8, 3), dpi=100)
     FigureCanvasAgg(figure)
@@ -766,6 +871,7 @@ def per_day_png(figures: desk_stats.Stats, title: str) -> bytes:
     axes.bar(days, [n for _, n in figures.per_day], color=colours)  # type: ignore[arg-type]
     axes.set_title(title)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: day(num2date(value).date())))
     figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()
