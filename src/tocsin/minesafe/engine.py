@@ -292,6 +292,23 @@ class Engine:
         self._view = self._rows.data
         self._count = 0
         self._capacity = 1024
+        # The search for this engine's argument types (every array keeps its dtype and layout when grown).
+        self._search_batch = kernels.bind(
+            kernels.search_batch,
+            0,
+            0,
+            0,
+            0,
+            self._rows,
+            self._before,
+            self._state,
+            self._slots,
+            self._table,
+            self._used,
+            self.rule_params,
+            self._out_ids,
+            self._out_geometry,
+        )
         self._row_of: dict[int, int] | None = None
         self._batch = 0
         # Whether a pending report has events, a button press or partners (else, when the search finds
@@ -363,6 +380,8 @@ class Engine:
                 reason = self._range_reason(report, kind, track)
         else:
             reason = self._full_reason(report, track)
+            if not reason:
+                x, y, speed = float(x), float(y), float(speed)  # real numbers, not necessarily floats
         if reason:
             self.stats[f"dropped:{reason}"] += 1
             return
@@ -384,7 +403,7 @@ class Engine:
         clock = self.clock
         if clock is None or t > clock:
             self.clock = t
-        track = self._update_track(track, report)
+        track = self._update_track(track, report, x, y, speed)
         track.batch = batch
         usual = (
             not track.silent
@@ -602,17 +621,18 @@ class Engine:
         return False
 
     # --------------------------------------------------------------------------------------- tracks
-    def _update_track(self, track: _Track | None, report: Report) -> _Track:
+    def _update_track(self, track: _Track | None, report: Report, x: float, y: float, speed: float) -> _Track:
+        """The track's new fix: ``x``, ``y`` and ``speed`` are the report's, as floats."""
         if track is None:
             track = self._new_track(report)
         else:
-            interval = 0.8 * track.interval + 0.2 * (report.t - track.t)
+            t = report.t
+            interval = 0.8 * track.interval + 0.2 * (t - track.t)
             interval = 0.1 if interval < 0.1 else interval
             track.interval = self._advice_max if interval > self._advice_max else interval
-            track.t = track.heard = report.t
-            track.x, track.y = float(report.x), float(report.y)
-        speed = track.speed = float(report.speed)
-        x, y = track.x, track.y
+            track.t = track.heard = t
+            track.x, track.y = x, y
+        track.speed = speed
         near = math.hypot(x - track.anchor_x, y - track.anchor_y)
         if report.heading is None:  # the usual packet (no heading): ``_heading`` in the fewest steps
             heading = track.heading
@@ -730,7 +750,7 @@ class Engine:
             self._fit_grid(n)
             self._room = len(self._table) // 2 - int(self._used[0]) - n
         # ``_before`` has a row for every row of ``_rows`` (``_grow_rows`` grows both).
-        done, found = kernels.search_batch(
+        done, found = self._search_batch(
             0,
             0,
             0,
@@ -748,7 +768,7 @@ class Engine:
         while done < n:  # the output is full: twice the room, and on from the interrupted row
             self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
             self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
-            done, found = kernels.search_batch(
+            done, found = self._search_batch(
                 done,
                 done + 1,
                 found,
