@@ -403,7 +403,43 @@ class Engine:
         clock = self.clock
         if clock is None or t > clock:
             self.clock = t
-        track = self._update_track(track, report, x, y, speed)
+        # The track's new fix (``x``, ``y`` and ``speed`` are the report's, as floats).
+        if track is None:
+            track = self._new_track(report)
+        else:
+            t = report.t
+            interval = 0.8 * track.interval + 0.2 * (t - track.t)
+            interval = 0.1 if interval < 0.1 else interval
+            track.interval = self._advice_max if interval > self._advice_max else interval
+            track.t = track.heard = t
+            track.x, track.y = x, y
+        track.speed = speed
+        near = math.hypot(x - track.anchor_x, y - track.anchor_y)
+        if report.heading is None:  # the usual packet (no heading): ``_heading`` in the fewest steps
+            heading = track.heading
+            if near + track.anchor_r >= self._anchor_reach:  # an earlier fix may be a baseline away
+                baseline2, far2 = self._baseline2, 0.0
+                for px, py in reversed(track.history):
+                    dx, dy = x - px, y - py
+                    d2 = dx * dx + dy * dy
+                    if d2 >= baseline2:
+                        heading = math.degrees(math.atan2(dx, dy)) % 360.0
+                        break
+                    far2 = d2 if d2 > far2 else far2
+                else:  # none is: this fix becomes the anchor
+                    track.anchor_x, track.anchor_y, track.anchor_r, near = x, y, math.sqrt(far2), 0.0
+            track.heading = heading
+        else:
+            heading = track.heading = self._heading(track, report)
+        track.history.append((x, y))
+        if near > track.anchor_r:
+            track.anchor_r = near
+        # Velocity: zero when standing or when the heading is still unknown (first fix).
+        if speed < self._moving_speed or heading is None:
+            track.vx, track.vy = 0.0, 0.0
+        else:
+            h = math.radians(heading)
+            track.vx, track.vy = speed * math.sin(h), speed * math.cos(h)
         track.batch = batch
         usual = (
             not track.silent
@@ -621,46 +657,6 @@ class Engine:
         return False
 
     # --------------------------------------------------------------------------------------- tracks
-    def _update_track(self, track: _Track | None, report: Report, x: float, y: float, speed: float) -> _Track:
-        """The track's new fix: ``x``, ``y`` and ``speed`` are the report's, as floats."""
-        if track is None:
-            track = self._new_track(report)
-        else:
-            t = report.t
-            interval = 0.8 * track.interval + 0.2 * (t - track.t)
-            interval = 0.1 if interval < 0.1 else interval
-            track.interval = self._advice_max if interval > self._advice_max else interval
-            track.t = track.heard = t
-            track.x, track.y = x, y
-        track.speed = speed
-        near = math.hypot(x - track.anchor_x, y - track.anchor_y)
-        if report.heading is None:  # the usual packet (no heading): ``_heading`` in the fewest steps
-            heading = track.heading
-            if near + track.anchor_r >= self._anchor_reach:  # an earlier fix may be a baseline away
-                baseline2, far2 = self._baseline2, 0.0
-                for px, py in reversed(track.history):
-                    dx, dy = x - px, y - py
-                    d2 = dx * dx + dy * dy
-                    if d2 >= baseline2:
-                        heading = math.degrees(math.atan2(dx, dy)) % 360.0
-                        break
-                    far2 = d2 if d2 > far2 else far2
-                else:  # none is: this fix becomes the anchor
-                    track.anchor_x, track.anchor_y, track.anchor_r, near = x, y, math.sqrt(far2), 0.0
-            track.heading = heading
-        else:
-            heading = track.heading = self._heading(track, report)
-        track.history.append((x, y))
-        if near > track.anchor_r:
-            track.anchor_r = near
-        # Velocity: zero when standing or when the heading is still unknown (first fix).
-        if speed < self._moving_speed or heading is None:
-            track.vx, track.vy = 0.0, 0.0
-        else:
-            h = math.radians(heading)
-            track.vx, track.vy = speed * math.sin(h), speed * math.cos(h)
-        return track
-
     def _new_track(self, report: Report) -> _Track:
         slot = len(self._by_slot)
         if slot >= len(self._state):
