@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import struct
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ NONE, WARNING, DANGER = rules.NONE, rules.WARNING, rules.DANGER
 _NO_EVENTS: tuple[AlarmEvent, ...] = ()
 LEVELS = {WARNING: Level.WARNING, DANGER: Level.DANGER}
 KMH = 1 / 3.6
+# A batch row for the kernels (kernels.ROW_* columns), packed straight into the rows array.
+_COLUMNS, _EMPTY = kernels.ROW_COLUMNS, kernels.EMPTY
+_ROW = struct.Struct(f"{_COLUMNS}d")
+_PACK_ROW, _ROW_BYTES = _ROW.pack_into, _ROW.size
 
 # Pedestrians first (the source's first worry is people run over by trucks they cannot be seen from).
 TYPE_PRIORITY = {"sos": 0, "run_over": 1, "zone_entry": 2, "collision": 3, "zone_approach": 4, "overspeed": 5}
@@ -146,6 +151,12 @@ class _Track:
     speed: float = 0.0
     heading: float | None = None
     history: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=8))
+    # Every fix in ``history`` is within ``anchor_r`` of (anchor_x, anchor_y): when the new fix is near
+    # the anchor, no earlier fix can be far enough to give a heading, and the search through the history
+    # is skipped (a walker's 8 fixes span ~2 m).
+    anchor_x: float = 0.0
+    anchor_y: float = 0.0
+    anchor_r: float = math.inf
     interval: float = 1.0
     jump: tuple[float, float, float] | None = None
     sos: bool = False
@@ -159,10 +170,14 @@ class _Track:
     # Derived values cached on the track so the pair check reads attributes, not arrays or dicts.
     person: bool = False
     decel: float = 1.0
+    speed_cap: float = 0.0  # ``Engine._speed_cap`` and ``_jump_speed`` of the track's kind
+    jump_speed: float = 0.0
     vx: float = 0.0
     vy: float = 0.0
-    radius_key: tuple[float, float] = (math.nan, math.nan)
+    # The search radius, for the speed and the slowest brakes it was computed with.
     radius: float = 0.0
+    radius_speed: float = math.nan
+    radius_decel: float = math.nan
     # The batch (``Engine._batch``) this track's latest report is pending in.
     batch: int = -1
 
@@ -233,6 +248,16 @@ class Engine:
         self._min_decel = math.inf
         cfg = self.config
         self._baseline2 = cfg.heading_baseline_m**2
+        # Within this of every earlier fix (triangle inequality through the anchor, 0.1 % short of the
+        # baseline so no rounding can matter) no earlier fix is a baseline away.
+        self._anchor_reach = 0.999 * cfg.heading_baseline_m
+        self._moving_speed = cfg.moving_speed
+        self._jump_margin = cfg.jump_margin_m
+        self._max_coordinate, self._max_future, self._max_stale = (
+            cfg.max_coordinate_m,
+            cfg.max_future_s,
+            cfg.max_stale_s,
+        )
         self._speed_cap = {kind: 2 * cfg.max_speed[kind.value] for kind in Kind}
         self._jump_speed = {kind: cfg.max_speed[kind.value] * cfg.jump_speed_factor for kind in Kind}
         self._advice_max = cfg.advice_max_s
@@ -254,16 +279,41 @@ class Engine:
         )
         self._alloc(256)
         self._table = kernels.new_table(1024)
+        self._room = 0  # new cells the table takes before ``_search`` looks at it again
         self._used = np.zeros(1, dtype=np.int64)
         self._out_ids = np.zeros((1024, 2), dtype=np.int64)
         self._out_geometry = np.zeros((1024, 4))
         self._before = np.zeros((1024, kernels.FIX_COLUMNS))
         # Reports admitted but not yet through the pair rules (see ``ingest_many``): per report (track or
-        # None, health events, zone events, button), and per fix its row for the kernels (ROW_* columns).
+        # None, health events, zone events, button), and per fix its row for the kernels (ROW_* columns),
+        # the ``_count`` rows one after the other in the flat array ``_rows`` (written through ``_view``).
         self._pending: list[tuple[_Track | None, Sequence[AlarmEvent], Sequence[AlarmEvent], bool]] = []
-        self._rows: list[tuple[float, ...]] = []
+        self._rows = np.zeros(1024 * _COLUMNS)
+        self._view = self._rows.data
+        self._count = 0
+        self._capacity = 1024
+        # The search for this engine's argument types (every array keeps its dtype and layout when grown).
+        self._search_batch = kernels.bind(
+            kernels.search_batch,
+            0,
+            0,
+            0,
+            0,
+            self._rows,
+            self._before,
+            self._state,
+            self._slots,
+            self._table,
+            self._used,
+            self.rule_params,
+            self._out_ids,
+            self._out_geometry,
+        )
         self._row_of: dict[int, int] | None = None
         self._batch = 0
+        # Whether a pending report has events, a button press or partners (else, when the search finds
+        # no new pair either, the pending reports need nothing more: the usual batch).
+        self._eventful = False
 
     # ----------------------------------------------------------------------------------------- input
     def ingest(self, report: Report) -> list[AlarmEvent]:
@@ -278,8 +328,9 @@ class Engine:
         tens of milliseconds, see docs/minesafe.md), and a report's alarm waits at most that long.
         """
         out: list[AlarmEvent] = []
+        admit = self._admit
         for report in reports:
-            self._admit(report, out)
+            admit(report, out)
         self._flush(out)
         return out
 
@@ -287,26 +338,109 @@ class Engine:
         """First half of a report: checks, the track's own state, health and zones. Pair rules wait for
         ``_flush``; a report whose handling needs the others' current fixes (an SOS change, a button
         press, a second report of a tracker already pending) flushes what is pending first."""
-        track = self._tracks.get(report.tracker) if type(report.tracker) is str else None
-        reason = self._reject_reason(report, track)
+        tracker, t, x, y, speed, kind = (
+            report.tracker,
+            report.t,
+            report.x,
+            report.y,
+            report.speed,
+            report.kind,
+        )
+        track = self._tracks.get(tracker) if type(tracker) is str else None
+        if (
+            type(t) is float
+            and type(x) is float
+            and type(y) is float
+            and type(speed) is float
+            and type(kind) is Kind
+            and type(tracker) is str
+            and type(report.site) is str
+            and tracker
+            and math.isfinite(t + x + y + speed)
+        ):  # the usual report in the fewest steps (a sum that overflows takes the full checks below)
+            reason: str | None = None
+            if self.registry is not None and tracker not in self.registry:
+                reason = "unknown_id"
+            elif track is not None and kind is track.kind:
+                # ``_range_reason`` for a known tracker, in the fewest steps (the same checks in order)
+                clock, most = self.clock, self._max_coordinate
+                if not (-most <= x <= most and -most <= y <= most):
+                    reason = "bad_position"
+                elif not 0 <= speed <= track.speed_cap:
+                    reason = "bad_speed"
+                elif clock is not None and t > clock + self._max_future:
+                    reason = "future"
+                elif clock is not None and t < clock - self._max_stale:
+                    reason = "stale"
+                elif t <= track.t:
+                    reason = "out_of_order"
+                elif report.site != track.site:
+                    reason = "site_changed"
+            else:
+                reason = self._range_reason(report, kind, track)
+        else:
+            reason = self._full_reason(report, track)
+            if not reason:
+                x, y, speed = float(x), float(y), float(speed)  # real numbers, not necessarily floats
         if reason:
             self.stats[f"dropped:{reason}"] += 1
             return
         sos, button = report.sos is True, report.button is True
-        if self._rows and (
-            button
-            or sos != (track is not None and track.sos)
-            or (track is not None and track.batch == self._batch)
+        batch = self._batch
+        if self._count and (
+            button or sos != (track is not None and track.sos) or (track is not None and track.batch == batch)
         ):
             self._flush(out)
-        if track is not None and not self._accept_position(track, report):
-            self._pending.append((None, self._health(track, report), (), False))
-            return
-        t = report.t
-        if self.clock is None or t > self.clock:
+            batch = self._batch
+        if track is not None:
+            gap = t - track.t
+            if math.hypot(x - track.x, y - track.y) <= track.jump_speed * gap + self._jump_margin:
+                track.jump = None  # the usual fix (``_accept_position`` in the fewest steps)
+            elif not self._accept_position(track, report):
+                self._pending.append((None, self._health(track, report), (), False))
+                self._eventful = True
+                return
+        clock = self.clock
+        if clock is None or t > clock:
             self.clock = t
-        track = self._update_track(track, report)
-        track.batch = self._batch
+        # The track's new fix (``x``, ``y`` and ``speed`` are the report's, as floats).
+        if track is None:
+            track = self._new_track(report)
+        else:
+            t = report.t
+            interval = 0.8 * track.interval + 0.2 * (t - track.t)
+            interval = 0.1 if interval < 0.1 else interval
+            track.interval = self._advice_max if interval > self._advice_max else interval
+            track.t = track.heard = t
+            track.x, track.y = x, y
+        track.speed = speed
+        near = math.hypot(x - track.anchor_x, y - track.anchor_y)
+        if report.heading is None:  # the usual packet (no heading): ``_heading`` in the fewest steps
+            heading = track.heading
+            if near + track.anchor_r >= self._anchor_reach:  # an earlier fix may be a baseline away
+                baseline2, far2 = self._baseline2, 0.0
+                for px, py in reversed(track.history):
+                    dx, dy = x - px, y - py
+                    d2 = dx * dx + dy * dy
+                    if d2 >= baseline2:
+                        heading = math.degrees(math.atan2(dx, dy)) % 360.0
+                        break
+                    far2 = d2 if d2 > far2 else far2
+                else:  # none is: this fix becomes the anchor
+                    track.anchor_x, track.anchor_y, track.anchor_r, near = x, y, math.sqrt(far2), 0.0
+            track.heading = heading
+        else:
+            heading = track.heading = self._heading(track, report)
+        track.history.append((x, y))
+        if near > track.anchor_r:
+            track.anchor_r = near
+        # Velocity: zero when standing or when the heading is still unknown (first fix).
+        if speed < self._moving_speed or heading is None:
+            track.vx, track.vy = 0.0, 0.0
+        else:
+            h = math.radians(heading)
+            track.vx, track.vy = speed * math.sin(h), speed * math.cos(h)
+        track.batch = batch
         usual = (
             not track.silent
             and sos == track.sos
@@ -315,13 +449,31 @@ class Engine:
         health = _NO_EVENTS if usual else self._health(track, report)
         zones = self._check_zones(track) if self._zones else _NO_EVENTS
         self._pending.append((track, health, zones, button))
-        only = kernels.EMPTY if self._search_all else self._only(track)
-        radius = (
-            track.radius if track.radius_key == (track.speed, self._min_decel) else self._track_radius(track)
+        if health or zones or button or track.partners:
+            self._eventful = True
+        only = _EMPTY if self._search_all else self._only(track)
+        speed = track.speed
+        if track.radius_speed == speed and track.radius_decel == self._min_decel:
+            radius = track.radius
+        else:
+            radius = self._track_radius(track)
+        count = self._count
+        if count == self._capacity:
+            self._grow_rows()
+        _PACK_ROW(
+            self._view,
+            count * _ROW_BYTES,
+            track.slot,
+            only,
+            track.t,
+            track.x,
+            track.y,
+            track.vx,
+            track.vy,
+            speed,
+            radius,
         )
-        self._rows.append(
-            (track.slot, only, track.t, track.x, track.y, track.vx, track.vy, track.speed, radius)
-        )
+        self._count = count + 1
         if button:
             self._flush(out)
 
@@ -338,12 +490,30 @@ class Engine:
         pending = self._pending
         if not pending:
             return
-        rows: list[int] = []
-        others: list[int] = []
-        geometry: list[list[float]] = []
-        if self._rows:
-            self.stats["accepted"] += len(self._rows)
-            rows, others, geometry = self._search()
+        found = 0
+        if self._count:
+            self.stats["accepted"] += self._count
+            found = self._search()
+        if found or self._eventful:
+            ids = self._out_ids[:found]
+            geometry = self._out_geometry[:found].tolist()
+            self._pair_rules(pending, ids[:, 0].tolist(), ids[:, 1].tolist(), geometry, out)
+        pending.clear()
+        self._count = 0
+        self._row_of = None
+        self._eventful = False
+        self._batch += 1
+
+    def _pair_rules(
+        self,
+        pending: list[tuple[_Track | None, Sequence[AlarmEvent], Sequence[AlarmEvent], bool]],
+        rows: list[int],
+        others: list[int],
+        geometry: list[list[float]],
+        out: list[AlarmEvent],
+    ) -> None:
+        """The pending reports' events in order: health, pairs (new ones the search found, and current
+        partners), button, zones."""
         hits, hit, row = len(rows), 0, 0
         for track, health, zones, button in pending:
             if track is None:
@@ -364,10 +534,6 @@ class Engine:
             events += zones
             out += sorted(events, key=_priority) if len(events) > 1 else events
             row += 1
-        pending.clear()
-        self._rows.clear()
-        self._row_of = None
-        self._batch += 1
 
     def tick(self, now: float) -> list[AlarmEvent]:
         """Advance the clock; raises silent-tracker alarms."""
@@ -379,10 +545,14 @@ class Engine:
         if self.mode == "tracker":
             return []
         events = []
+        clock, k, floor = self.clock, self.config.silent_k, self.config.silent_min_s
         for track in self._tracks.values():
-            if not track.silent and self.clock - track.heard > self._silent_after(track):
+            if track.silent:
+                continue
+            quiet = clock - track.heard
+            if quiet > floor and quiet > k * track.interval:  # silent for max(k intervals, floor)
                 track.silent = True
-                events.append(AlarmEvent(self.clock, "silent", Level.WARNING, (track.tracker,)))
+                events.append(AlarmEvent(clock, "silent", Level.WARNING, (track.tracker,)))
         return events
 
     # -------------------------------------------------------------------------------------- queries
@@ -424,27 +594,9 @@ class Engine:
         return None if track is None else (track.t, track.x, track.y)
 
     # ---------------------------------------------------------------------------------- validation
-    def _reject_reason(self, report: Report, track: _Track | None) -> str | None:
-        """Why a report cannot be used, or None."""
-        t, x, y, speed, kind = report.t, report.x, report.y, report.speed, report.kind
-        if (
-            type(t) is float
-            and type(x) is float
-            and type(y) is float
-            and type(speed) is float
-            and type(kind) is Kind
-            and type(report.tracker) is str
-            and type(report.site) is str
-            and report.tracker
-            and math.isfinite(t + x + y + speed)
-        ):  # the usual report in the fewest steps (a sum that overflows takes the full checks below)
-            if self.registry is not None and report.tracker not in self.registry:
-                return "unknown_id"
-            return self._range_reason(report, kind, track)
-        return self._full_reason(report, track)
-
     def _full_reason(self, report: Report, track: _Track | None) -> str | None:
-        """``_reject_reason`` for any report, whatever its fields hold."""
+        """Why a report cannot be used, or None, whatever its fields hold (``_admit`` checks the usual
+        report in fewer steps)."""
         try:
             kind = report.kind if type(report.kind) is Kind else Kind(report.kind)
         except (TypeError, ValueError):
@@ -505,21 +657,6 @@ class Engine:
         return False
 
     # --------------------------------------------------------------------------------------- tracks
-    def _update_track(self, track: _Track | None, report: Report) -> _Track:
-        if track is None:
-            track = self._new_track(report)
-        else:
-            interval = 0.8 * track.interval + 0.2 * (report.t - track.t)
-            interval = 0.1 if interval < 0.1 else interval
-            track.interval = self._advice_max if interval > self._advice_max else interval
-            track.t = track.heard = report.t
-            track.x, track.y = float(report.x), float(report.y)
-        track.speed = float(report.speed)
-        track.heading = self._heading(track, report)
-        track.history.append((track.x, track.y))
-        track.vx, track.vy = self._velocity(track)
-        return track
-
     def _new_track(self, report: Report) -> _Track:
         slot = len(self._by_slot)
         if slot >= len(self._state):
@@ -538,6 +675,7 @@ class Engine:
         )
         track.person = track.kind.is_person
         track.decel = self.config.decel[track.kind.value]
+        track.speed_cap, track.jump_speed = self._speed_cap[track.kind], self._jump_speed[track.kind]
         self._tracks[report.tracker] = track
         self._by_slot.append(track)
         self._state[slot, kernels.DECEL] = track.decel
@@ -560,13 +698,6 @@ class Engine:
             if dx * dx + dy * dy >= baseline2:
                 return math.degrees(math.atan2(dx, dy)) % 360.0
         return track.heading
-
-    def _velocity(self, track: _Track) -> tuple[float, float]:
-        """Velocity vector; zero when standing or when the heading is still unknown (first fix)."""
-        if track.speed < self.config.moving_speed or track.heading is None:
-            return 0.0, 0.0
-        h = math.radians(track.heading)
-        return track.speed * math.sin(h), track.speed * math.cos(h)
 
     def _alloc(self, size: int) -> None:
         """(Re)allocate the per-slot arrays the kernels read, keeping their values."""
@@ -597,27 +728,48 @@ class Engine:
 
     def _track_radius(self, track: _Track) -> float:
         """The track's search radius, recomputed only when its speed or the slowest brakes change."""
-        key = (track.speed, self._min_decel)
-        if track.radius_key != key:
-            track.radius_key, track.radius = key, self._search_radius(track.speed)
+        if track.radius_speed != track.speed or track.radius_decel != self._min_decel:
+            track.radius = self._search_radius(track.speed)
+            track.radius_speed, track.radius_decel = track.speed, self._min_decel
         return track.radius
 
     # ---------------------------------------------------------------------------------- batch search
-    def _search(self) -> tuple[list[int], list[int], list[list[float]]]:
-        """Run the pending fixes through the compiled search, in report order: (row, slot, geometry) of
-        every pair entering a level, rows ascending. The per-slot arrays and the grid end up current."""
-        n = len(self._rows)
-        self._fit_grid(n)
-        rows = np.array(self._rows, dtype=np.float64)
-        if len(self._before) < n:
-            self._before = np.zeros((2 * n, kernels.FIX_COLUMNS))
-        done, saved, found = 0, 0, 0
-        while True:
-            done, found = kernels.search_batch(
+    def _search(self) -> int:
+        """Run the pending fixes through the compiled search, in report order; returns how many pairs
+        enter a level: (row, slot) in ``_out_ids`` and geometry in ``_out_geometry``, rows ascending. The
+        per-slot arrays and the grid end up current."""
+        n = self._count
+        # A fix adds at most one cell: the table is only looked at once the fixes since it last was
+        # could have filled it (``_fit_grid`` then decides exactly as if it were looked at every time).
+        self._room -= n
+        if self._room < 0:
+            self._fit_grid(n)
+            self._room = len(self._table) // 2 - int(self._used[0]) - n
+        # ``_before`` has a row for every row of ``_rows`` (``_grow_rows`` grows both).
+        done, found = self._search_batch(
+            0,
+            0,
+            0,
+            n,
+            self._rows,
+            self._before,
+            self._state,
+            self._slots,
+            self._table,
+            self._used,
+            self.rule_params,
+            self._out_ids,
+            self._out_geometry,
+        )
+        while done < n:  # the output is full: twice the room, and on from the interrupted row
+            self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
+            self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
+            done, found = self._search_batch(
                 done,
-                saved,
+                done + 1,
                 found,
-                rows,
+                n,
+                self._rows,
                 self._before,
                 self._state,
                 self._slots,
@@ -627,15 +779,15 @@ class Engine:
                 self._out_ids,
                 self._out_geometry,
             )
-            if done == n:
-                break
-            saved = done + 1
-            self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
-            self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
-        if found == 0:
-            return [], [], []
-        ids = self._out_ids[:found]
-        return ids[:, 0].tolist(), ids[:, 1].tolist(), self._out_geometry[:found].tolist()
+        return found
+
+    def _grow_rows(self) -> None:
+        """Twice the room for pending rows, keeping those written (and as many rows in ``_before``)."""
+        grown = np.zeros(2 * len(self._rows))
+        grown[: len(self._rows)] = self._rows
+        self._rows, self._view = grown, grown.data
+        self._capacity = len(grown) // _COLUMNS
+        self._before = np.zeros((self._capacity, kernels.FIX_COLUMNS))
 
     def _fit_grid(self, new_cells: int) -> None:
         """Keep the grid's hash table at most half full, counting one new cell per pending fix."""
@@ -689,7 +841,9 @@ class Engine:
         if other.batch != self._batch:
             return None
         if self._row_of is None:
-            self._row_of = {int(row[kernels.ROW_SLOT]): i for i, row in enumerate(self._rows)}
+            width = kernels.ROW_COLUMNS
+            slots = self._rows[kernels.ROW_SLOT : self._count * width : width].astype(np.int64).tolist()
+            self._row_of = {slot: i for i, slot in enumerate(slots)}
         own_row = self._row_of[other.slot]
         if own_row < row:
             return None
@@ -940,9 +1094,6 @@ class Engine:
 
     def _concerns(self, track: _Track) -> bool:
         return self.mode == "base" or track.tracker == self.own_id
-
-    def _silent_after(self, track: _Track) -> float:
-        return max(self.config.silent_k * track.interval, self.config.silent_min_s)
 
     def _time_to_threat(self, track: _Track) -> float:
         """Seconds before any counterpart could reach the warning ring, at worst-case closing speed."""

@@ -29,7 +29,8 @@ FIX_COLUMNS = 6  # T..SPEED: what a report changes
 CELL, PREV, NEXT, SITE, PERSON = range(5)
 KEY_SITE, KEY_X, KEY_Y, HEAD = range(4)
 # Columns of a batch's rows: slot, search scope (-1: the grid window; a slot: only it; -2: none), the
-# fix (T..SPEED), and the search radius.
+# fix (T..SPEED), and the search radius. The rows come flat, one after the other in one 1-D array (the
+# engine extends one Python list per report, and a flat list converts to an array at half the cost).
 ROW_SLOT, ROW_ONLY, ROW_FIX, ROW_RADIUS = 0, 1, 2, 8
 ROW_COLUMNS = 9
 
@@ -104,11 +105,18 @@ def _place(
 
 
 def _pair_hit(
-    me: int, other: int, row: np.ndarray, state: np.ndarray, slots: np.ndarray, p: tuple[float, ...]
+    me: int,
+    other: int,
+    rows: np.ndarray,
+    fix: int,
+    state: np.ndarray,
+    slots: np.ndarray,
+    p: tuple[float, ...],
 ) -> tuple[int, float, float, float, float]:
-    """Entry level of (me, other) and its geometry; level 0 when the pair cannot alarm now."""
-    t, x, y = row[ROW_FIX + T], row[ROW_FIX + X], row[ROW_FIX + Y]
-    vx, vy, speed = row[ROW_FIX + VX], row[ROW_FIX + VY], row[ROW_FIX + SPEED]
+    """Entry level of (me, other) and its geometry (me's fix at ``rows[fix:]``); level 0 when the pair
+    cannot alarm now."""
+    t, x, y = rows[fix + T], rows[fix + X], rows[fix + Y]
+    vx, vy, speed = rows[fix + VX], rows[fix + VY], rows[fix + SPEED]
     bt, bx, by, bvx, bvy = (
         state[other, T],
         state[other, X],
@@ -134,6 +142,7 @@ def search_batch(
     start: int,
     saved: int,
     found: int,
+    count: int,
     rows: np.ndarray,
     before: np.ndarray,
     state: np.ndarray,
@@ -144,10 +153,10 @@ def search_batch(
     out_ids: np.ndarray,
     out_geometry: np.ndarray,
 ) -> tuple[int, int]:
-    """From row ``start`` on, in order: keep the slot's previous fix in ``before``, write the row's fix,
-    move it in the grid, then list every tracker within its search radius (the grid window, or the one
-    slot of its scope) that enters a level with it: (row, slot) in ``out_ids`` and (distance, CPA, TCPA,
-    relative speed) in ``out_geometry``, from index ``found``.
+    """From row ``start`` to ``count`` of the flat ``rows``, in order: keep the slot's previous fix in
+    ``before``, write the row's fix, move it in the grid, then list every tracker within its search
+    radius (the grid window, or the one slot of its scope) that enters a level with it: (row, slot) in
+    ``out_ids`` and (distance, CPA, TCPA, relative speed) in ``out_geometry``, from index ``found``.
 
     Returns (rows done, hits). Fewer rows than given means the output is full: the caller grows it and
     calls again from there with ``saved`` = rows done + 1 (the interrupted row's hits are dropped and
@@ -155,19 +164,20 @@ def search_batch(
     """
     cell_m = p[rules.CELL_M]
     capacity = out_ids.shape[0]
-    for k in range(start, rows.shape[0]):
-        row = rows[k]
-        me, only = int(row[ROW_SLOT]), int(row[ROW_ONLY])
+    for k in range(start, count):
+        base = k * ROW_COLUMNS
+        fix = base + ROW_FIX
+        me, only = int(rows[base + ROW_SLOT]), int(rows[base + ROW_ONLY])
         if k >= saved:
             for c in range(FIX_COLUMNS):
                 before[k, c] = state[me, c]
         for c in range(FIX_COLUMNS):
-            state[me, c] = row[ROW_FIX + c]
-        _place(me, row[ROW_FIX + X], row[ROW_FIX + Y], cell_m, slots, table, used)
+            state[me, c] = rows[fix + c]
+        _place(me, rows[fix + X], rows[fix + Y], cell_m, slots, table, used)
         begin = found
         if only != EMPTY:
             if only >= 0 and only != me and not (slots[me, PERSON] and slots[only, PERSON]):
-                hit, d, cpa, tcpa, dv = _pair_hit(me, only, row, state, slots, p)
+                hit, d, cpa, tcpa, dv = _pair_hit(me, only, rows, fix, state, slots, p)
                 if hit:
                     if found == capacity:
                         return k, begin
@@ -177,14 +187,14 @@ def search_batch(
                     found += 1
             continue
         bucket = slots[me, CELL]
-        cx, cy, span = table[bucket, KEY_X], table[bucket, KEY_Y], math.ceil(row[ROW_RADIUS] / cell_m)
+        cx, cy, span = table[bucket, KEY_X], table[bucket, KEY_Y], math.ceil(rows[base + ROW_RADIUS] / cell_m)
         site, person = slots[me, SITE], slots[me, PERSON]
         for i in range(cx - span, cx + span + 1):
             for j in range(cy - span, cy + span + 1):
                 other = table[_find_cell(table, site, i, j), HEAD]
                 while other != EMPTY:
                     if other != me and not (person and slots[other, PERSON]):
-                        hit, d, cpa, tcpa, dv = _pair_hit(me, other, row, state, slots, p)
+                        hit, d, cpa, tcpa, dv = _pair_hit(me, other, rows, fix, state, slots, p)
                         if hit:
                             if found == capacity:
                                 return k, begin
@@ -193,7 +203,7 @@ def search_batch(
                             out_geometry[found, 2], out_geometry[found, 3] = tcpa, dv
                             found += 1
                     other = slots[other, NEXT]
-    return rows.shape[0], found
+    return count, found
 
 
 def rebuild_grid(
@@ -211,6 +221,17 @@ _place = _compiled(_place)
 _pair_hit = _compiled(_pair_hit)
 search_batch = _compiled(search_batch)
 rebuild_grid = _compiled(rebuild_grid)
+
+
+def bind(function: Any, *example: Any) -> Any:
+    """``function`` for arguments of the types of ``example``. Compiled: its machine code for those types
+    (numba's ``Dispatcher.compile``), called without numba's type dispatch (~0.3 µs a call, as much as
+    checking a few reports), so every call must pass arguments of exactly those types; else the function."""
+    if njit is None:
+        return function
+    from numba import typeof
+
+    return function.compile(tuple(typeof(value) for value in example))
 
 
 def new_table(buckets: int) -> np.ndarray:
