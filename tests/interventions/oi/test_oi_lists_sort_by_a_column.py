@@ -19,7 +19,7 @@ EXPORT = "/interventions/oi/interventions.csv"
 
 def refs_in_order(html: str) -> list[str]:
     return re.findall(
-        r'<th scope="row" class="code"><a href="/interventions/oi/interventions/(OIAA-[0-9A-F-]+)"', html
+        r'<th scope="row"[^>]*><a href="/interventions/oi/interventions/(OIAA-[0-9A-F-]+)"', html
     )
 
 
