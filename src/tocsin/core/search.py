@@ -111,6 +111,8 @@ def _clean(value: str) -> str:
 
 def fold(word: str) -> str:
     """A word without accents or tone marks (Vietnamese đ becomes d), lower-cased."""
+    if word.isascii():  # codes and most words: nothing to strip, and the slow path costs a call per letter
+        return word.lower()
     decomposed = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

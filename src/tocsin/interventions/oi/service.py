@@ -10,10 +10,10 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit
@@ -88,7 +88,7 @@ def receive_declaration(*, db: Session, message: InterventionDO, sender: str, no
     config = known.config
     declared = Declared.from_wire(message)
     check_declaration(declared, config, known)
-    intervention = _find(db, declared.code_do, declared.ref_do, lock=True)
+    intervention = _find(db, declared.code_do, declared.ref_do)
     if intervention is None:
         intervention = _create(db, declared, config, now)
         outcome = "created"
@@ -127,16 +127,21 @@ def check_declaration(declared: Declared, config: DeskConfig, known: Referential
         raise ProtocolError(4, f"PM inconnu : {declared.pm}")
 
 
-def _find(db: Session, code_do: str, ref_do: str, *, lock: bool) -> Intervention | None:
-    query = select(Intervention).where(Intervention.code_do == code_do, Intervention.ref_do == ref_do)
-    return db.scalar(query.with_for_update() if lock else query)
+def _find(db: Session, code_do: str, ref_do: str) -> Intervention | None:
+    """The intervention of a DO reference, locked; only its key is read until one exists (rarely)."""
+    key = db.execute(_FIND, {"code_do": code_do, "ref_do": ref_do}).scalar()
+    return None if key is None else db.get(Intervention, key)
 
 
 def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) -> Intervention:
     """Rule 2: one OI reference per DO reference, made on M1 or on an M3 that came first (rule 5).
 
     Two first messages racing for one DO reference: the loser's INSERT breaks the UNIQUE constraint and
-    the API replays the whole request once, when it finds the winner's row (see ``api._handle``).
+    the API replays the whole request once, when it finds the winner's row (see ``protocol._handle``).
+
+    The row is written with a plain INSERT, not by the session's unit of work (several times the cost on
+    the hot path); the object answered is never added to the session, so nothing flushes it again, and
+    it is only read (a later query in this transaction loads the row as a new object).
     """
     intervention = Intervention(
         ref_oi=new_ref_oi(config, now),
@@ -153,12 +158,22 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
     )
     _stamp(intervention, declared, now)
     intervention.flags = quality_flags(intervention, config)
-    db.add(intervention)
+    row = {column.key: getattr(intervention, column.key) for column in _TABLE.columns if column.key != "id"}
+    intervention.id = db.execute(_INSERT, row).scalar_one()
     kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
     flows.fan_out(db, intervention, kinds=kinds, config=config, now=now, new=True)
     _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
     index_intervention(db, intervention, new=True)
     return intervention
+
+
+_TABLE = cast(Table, Intervention.__table__)
+_FIND = (
+    select(_TABLE.c.id)
+    .where(_TABLE.c.code_do == bindparam("code_do"), _TABLE.c.ref_do == bindparam("ref_do"))
+    .with_for_update()
+)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def _second_m1(
