@@ -138,26 +138,24 @@ def database_url(admin: str, name: str) -> str:
 
 def create_database(admin: str = PG_ADMIN, prefix: str = "tocsin_bench") -> str:
     """Create an empty PostgreSQL database ``<prefix>_<random>``; returns its URL."""
-    from sqlalchemy import create_engine, text
-
     name = f"{prefix}_{secrets.token_hex(5)}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        engine.dispose()
+    _as_admin(admin, f'CREATE DATABASE "{name}"')
     return database_url(admin, name)
 
 
 def drop_database(url: str, admin: str = PG_ADMIN) -> None:
     """Drop the PostgreSQL database at ``url``, even with sessions still connected to it."""
+    _as_admin(admin, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def _as_admin(admin: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE and DROP DATABASE need that) on the admin database."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+            connection.execute(text(statement))
     finally:
         engine.dispose()
 

@@ -111,7 +111,7 @@ def send(
     """Queue one protocol message to a partner's ``/v1`` base URL, retried on the configured schedule;
     answer its outbox id."""
     message = outgoing(partner, kind, payload, subject, stream, config or db.get(DeskConfig, 1), on_result)
-    return outbox.enqueue(db, now=now, **vars(message))
+    return outbox.enqueue_one(db, message, now=now)
 
 
 def outgoing(

@@ -16,6 +16,7 @@ import struct
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import shapely
@@ -293,22 +294,7 @@ class Engine:
         self._count = 0
         self._capacity = 1024
         # The search for this engine's argument types (every array keeps its dtype and layout when grown).
-        self._search_batch = kernels.bind(
-            kernels.search_batch,
-            0,
-            0,
-            0,
-            0,
-            self._rows,
-            self._before,
-            self._state,
-            self._slots,
-            self._table,
-            self._used,
-            self.rule_params,
-            self._out_ids,
-            self._out_geometry,
-        )
+        self._search_batch = kernels.bind(kernels.search_batch, 0, 0, 0, 0, *self._search_arrays())
         self._row_of: dict[int, int] | None = None
         self._batch = 0
         # Whether a pending report has events, a button press or partners (else, when the search finds
@@ -746,11 +732,16 @@ class Engine:
             self._fit_grid(n)
             self._room = len(self._table) // 2 - int(self._used[0]) - n
         # ``_before`` has a row for every row of ``_rows`` (``_grow_rows`` grows both).
-        done, found = self._search_batch(
-            0,
-            0,
-            0,
-            n,
+        done, found = self._search_batch(0, 0, 0, n, *self._search_arrays())
+        while done < n:  # the output is full: twice the room, and on from the interrupted row
+            self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
+            self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
+            done, found = self._search_batch(done, done + 1, found, n, *self._search_arrays())
+        return found
+
+    def _search_arrays(self) -> tuple[Any, ...]:
+        """The arrays the compiled search reads and writes, in its argument order."""
+        return (
             self._rows,
             self._before,
             self._state,
@@ -761,25 +752,6 @@ class Engine:
             self._out_ids,
             self._out_geometry,
         )
-        while done < n:  # the output is full: twice the room, and on from the interrupted row
-            self._out_ids = np.resize(self._out_ids, (2 * len(self._out_ids), 2))
-            self._out_geometry = np.resize(self._out_geometry, (2 * len(self._out_geometry), 4))
-            done, found = self._search_batch(
-                done,
-                done + 1,
-                found,
-                n,
-                self._rows,
-                self._before,
-                self._state,
-                self._slots,
-                self._table,
-                self._used,
-                self.rule_params,
-                self._out_ids,
-                self._out_geometry,
-            )
-        return found
 
     def _grow_rows(self) -> None:
         """Twice the room for pending rows, keeping those written (and as many rows in ``_before``)."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Select, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.core import live
@@ -94,7 +94,11 @@ class Outgoing:
 def enqueue(db: Session, *, now: datetime, **fields: Any) -> int:
     """Add a message (the fields of ``Outgoing``) to the outbox inside the caller's transaction and
     answer its id; the commit wakes the workers."""
-    message = Outgoing(**fields)
+    return enqueue_one(db, Outgoing(**fields), now=now)
+
+
+def enqueue_one(db: Session, message: Outgoing, *, now: datetime) -> int:
+    """``enqueue`` for a message already made."""
     message_id = db.execute(_INSERT.returning(_TABLE.c.id), message.row(now)).scalar_one()
     live.publish(db, topic=QUEUED_TOPIC, data={"desk": message.desk}, now=now)
     return int(message_id)
@@ -123,6 +127,31 @@ def purge_heartbeats(db: Session, *, before: datetime) -> int:
     return affected(db.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < before)))
 
 
+def chosen(
+    statuses: tuple[str, ...],
+    *,
+    desk: str | None = None,
+    partner: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Iterable[int] | None = None,
+) -> Select[OutboxMessage]:
+    """Messages in ``statuses``, of ``desk`` and to ``partner`` (if given), created in [since, until), with
+    one of ``ids`` (if given)."""
+    query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses))
+    if desk:
+        query = query.where(OutboxMessage.desk == desk)
+    if partner:
+        query = query.where(OutboxMessage.partner == partner)
+    if since:
+        query = query.where(OutboxMessage.created_at >= since)
+    if until:
+        query = query.where(OutboxMessage.created_at < until)
+    if ids is not None:
+        query = query.where(OutboxMessage.id.in_(list(ids)))
+    return query
+
+
 def retry_by_hand(
     db: Session,
     *,
@@ -134,15 +163,7 @@ def retry_by_hand(
     statuses: tuple[str, ...] = (FAILED,),
 ) -> list[OutboxMessage]:
     """Put failed messages back in the queue (a fresh retry round), chosen by partner, period or id."""
-    query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses))
-    if partner:
-        query = query.where(OutboxMessage.partner == partner)
-    if since:
-        query = query.where(OutboxMessage.created_at >= since)
-    if until:
-        query = query.where(OutboxMessage.created_at < until)
-    if ids is not None:
-        query = query.where(OutboxMessage.id.in_(list(ids)))
+    query = chosen(statuses, partner=partner, since=since, until=until, ids=ids)
     messages = list(db.scalars(query.with_for_update()))
     for message in messages:
         message.status, message.round_attempts = PENDING, 0

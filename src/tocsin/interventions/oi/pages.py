@@ -595,14 +595,7 @@ def _ours(
 ) -> Select[Any]:
     """This desk's messages in ``statuses``, to ``partner`` (if given), created within ``window``."""
     first, last = window
-    query = select(OutboxMessage).where(OutboxMessage.desk == DESK, OutboxMessage.status.in_(statuses))
-    if partner:
-        query = query.where(OutboxMessage.partner == partner)
-    if first:
-        query = query.where(OutboxMessage.created_at >= first)
-    if last:
-        query = query.where(OutboxMessage.created_at < last)
-    return query
+    return outbox.chosen(statuses, desk=DESK, partner=partner, since=first, until=last)
 
 
 def _deliveries_page(
