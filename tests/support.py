@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -59,6 +60,39 @@ def wait_until(condition: Callable[[], T], *, what: str, timeout: float = 15.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not true after {timeout} s")
         time.sleep(0.02)
+
+
+def second_writer_queues(database, write_first: Callable, write_second: Callable) -> None:
+    """SQLite: while a first transaction holds the write lock after ``write_first(db)``, a second one
+    calling ``write_second(db)`` waits in the process's writer queue (not on the file lock), then lands."""
+    raw = database.engine.raw_connection()
+    queue = raw.driver_connection.writers
+    raw.close()
+    holding, release, second_done = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with database.session() as db:
+            write_first(db)
+            holding.set()
+            release.wait(30)
+
+    def second() -> None:
+        holding.wait(30)
+        with database.session() as db:
+            write_second(db)
+        second_done.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: queue.waiting == 1, what="the second writer to queue", timeout=10)
+        assert not second_done.is_set()
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert second_done.is_set() and queue.waiting == 0
 
 
 def make_staff(database, *, username: str, roles: list[str], password: str = PASSWORD) -> str:

@@ -4,11 +4,11 @@ or left locked when a transaction fails."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import text
 
+from tests.support import second_writer_queues
 from tocsin.core.db import Database
 
 pytestmark = pytest.mark.only_sqlite
@@ -87,42 +87,10 @@ def test_a_thread_writing_on_two_connections_does_not_wait_for_itself(sqlite):
 
 
 def test_a_second_writer_waits_in_the_queue_not_on_the_file_lock(sqlite):
-    raw = sqlite.engine.raw_connection()
-    queue = raw.driver_connection.writers
-    raw.close()
-    first_wrote, second_done = threading.Event(), threading.Event()
-    release = threading.Event()
-
-    def first() -> None:
-        with sqlite.session() as db:
-            db.execute(text("INSERT INTO row (writer, n) VALUES (1, 1)"))
-            first_wrote.set()
-            release.wait(30)
-
-    def second() -> None:
-        first_wrote.wait(30)
-        with sqlite.session() as db:
-            db.execute(text("INSERT INTO row (writer, n) VALUES (2, 1)"))
-        second_done.set()
-
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
-        thread.start()
-    try:
-        assert wait_for(lambda: queue.waiting == 1), "the second writer is not queued"
-        assert not second_done.is_set()
-    finally:
-        release.set()
-        for thread in threads:
-            thread.join(timeout=30)
-    assert second_done.is_set()
-    assert queue.waiting == 0
-
-
-def wait_for(condition, deadline: float = 10.0) -> bool:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+    second_writer_queues(
+        sqlite,
+        lambda db: db.execute(text("INSERT INTO row (writer, n) VALUES (1, 1)")),
+        lambda db: db.execute(text("INSERT INTO row (writer, n) VALUES (2, 1)")),
+    )
+    with sqlite.session() as db:
+        assert db.execute(text("SELECT writer FROM row ORDER BY writer")).scalars().all() == [1, 2]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, exc
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -120,14 +121,20 @@ def _queued_connection(queue: WriterQueue) -> type[sqlite3.Connection]:
     return Queued
 
 
-def _join_queue(queue: WriterQueue) -> Callable[..., None]:
-    def before_execute(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        connection = cursor.connection
-        if connection.in_queue or not statement.lstrip()[:6].upper().startswith(WRITES):
-            return
-        connection.in_queue = queue.enter()
+def join_writers(connection: Any, statement: str) -> None:
+    """Queue a SQLite connection behind this process's other writers before its first write (a
+    connection made without ``make_engine`` has no queue)."""
+    if (
+        getattr(connection, "writers", None) is None
+        or connection.in_queue
+        or not statement.lstrip()[:6].upper().startswith(WRITES)
+    ):
+        return
+    connection.in_queue = connection.writers.enter()
 
-    return before_execute
+
+def _join_queue(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+    join_writers(cursor.connection, statement)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -153,7 +160,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args["factory"] = _queued_connection(queue)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "before_cursor_execute", _join_queue(queue))
+        event.listen(engine, "before_cursor_execute", _join_queue)
         return engine
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 20)
@@ -184,6 +191,115 @@ class Database:
             except BaseException:
                 db.rollback()
                 raise
+
+
+class Direct:
+    """A Core statement compiled once per dialect and run on the driver's cursor of the session's own
+    connection, in its transaction: for the few statements every request of a desk runs (audit, outbox,
+    live events, a hot path's INSERTs), SQLAlchemy's per-execution work — cache key, execution
+    context, result object — costs about twice the driver's. Parameters go through the columns' types
+    as SQLAlchemy would send them; a driver error comes back as SQLAlchemy's (``IntegrityError``…).
+
+    Columns left out get their Python-side defaults (a value, or a function of no argument) as with
+    SQLAlchemy; every other parameter the statement names must be given."""
+
+    def __init__(self, statement: Any, keys: Iterable[str] | None = None) -> None:
+        self.statement = statement
+        self.keys = list(keys) if keys is not None else None
+        self._compiled: dict[str, _Compiled] = {}
+
+    def run(self, db: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+        """Execute with one row of parameters, or with several (one round trip)."""
+        self._execute(db, params, fetch=False)
+
+    def scalar(self, db: Session, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row answered (None when there is none)."""
+        return self._execute(db, params, fetch=True)
+
+    def _execute(self, db: Session, params: Any, *, fetch: bool) -> Any:
+        db.flush()  # as a session's own execute does first (nothing to do when no object is pending)
+        connection = db.connection()
+        dialect = connection.dialect
+        compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        driver = connection.connection.dbapi_connection
+        if dialect.name == "sqlite":
+            join_writers(driver, compiled.sql)
+        many = not isinstance(params, Mapping)
+        values = [compiled.values(p) for p in params] if many else compiled.values(params)
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            if many:
+                cursor.executemany(compiled.sql, values)
+                return None
+            cursor.execute(compiled.sql, values)
+            row = cursor.fetchone() if fetch else None
+            return None if row is None else row[0]
+        except dialect.loaded_dbapi.Error as error:
+            lost = dialect.is_disconnect(error, driver, cursor)
+            if lost:
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(
+                compiled.sql,
+                values,
+                error,
+                dialect.loaded_dbapi.Error,
+                connection_invalidated=lost,
+                dialect=dialect,
+            ) from error
+        finally:
+            cursor.close()
+
+    def _compile(self, dialect: Any) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect, column_keys=self.keys)
+        processors, fixed = {}, {}
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+            if not bind.required and bind.value is not None:  # a literal of the statement (id == 1)
+                fixed[name] = bind.effective_value
+        order = list(compiled.positiontup) if compiled.positional else None
+        defaults = {
+            column.key: column.default
+            for column in getattr(compiled, "insert_prefetch", ())
+            if column.default is not None and (column.default.is_scalar or column.default.is_callable)
+        }
+        names = list(compiled.bind_names.values())
+        made = _Compiled(compiled.string, order, processors, names, defaults, fixed)
+        self._compiled[dialect.name] = made
+        return made
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    order: list[str] | None  # positional drivers (sqlite3's "?"): the parameters' order
+    processors: dict[str, Callable[[Any], Any]]
+    names: list[str]
+    defaults: dict[str, Any]  # the column's ColumnDefault, by parameter name
+    fixed: dict[str, Any]  # the statement's own literals
+
+    def values(self, params: Mapping[str, Any]) -> Any:
+        if self.fixed:
+            params = {**self.fixed, **params}
+        missing = [name for name in self.names if name not in params]
+        if missing:
+            params = {**params, **{name: self._default(name) for name in missing}}
+            missing = [name for name in missing if name not in self.defaults]
+        if missing:
+            raise KeyError(f"parameters missing for {self.sql[:60]}…: {missing}")
+        processors = self.processors
+        converted = {
+            name: processors[name](params[name]) if name in processors else params[name]
+            for name in self.names
+        }
+        return converted if self.order is None else tuple(converted[name] for name in self.order)
+
+    def _default(self, name: str) -> Any:
+        default = self.defaults.get(name)
+        if default is None:
+            return None
+        return default.arg if default.is_scalar else default.arg(None)
 
 
 def affected(result: Any) -> int:

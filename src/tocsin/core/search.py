@@ -33,8 +33,10 @@ from markupsafe import Markup, escape
 from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, TSQUERY, TSVECTOR
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Subquery, TableClause, TextClause, column, table
+from sqlalchemy.sql import Subquery, TableClause, column, table
 from sqlalchemy.sql.expression import ColumnClause, literal_column
+
+from tocsin.core.db import Direct
 
 LANGUAGES = {
     "french": "french",
@@ -310,19 +312,21 @@ def _insert(db: Session, index: SearchIndex, rows: list[dict[str, Any]]) -> None
     dialect = db.get_bind().dialect.name
     if dialect != "sqlite":
         rows = [{**r, "fields": json.dumps(r["fields"])} for r in rows]
-    db.execute(_insert_statement(dialect, index.table), rows)
+    _insert_statement(dialect, index.table).run(db, rows)
 
 
 @lru_cache(maxsize=64)
-def _insert_statement(dialect: str, table: str) -> TextClause:
-    """Made once per index: a text statement's parameters are parsed when it is made."""
+def _insert_statement(dialect: str, table: str) -> Direct:
+    """Made once per index and run on the driver: it is on every indexed write's path."""
     if dialect == "sqlite":
-        return text(
-            f"INSERT INTO {table} (rowid, a, b, c, d, fields) VALUES (:rowid, :a, :b, :c, :d, :fields)"
+        return Direct(
+            text(f"INSERT INTO {table} (rowid, a, b, c, d, fields) VALUES (:rowid, :a, :b, :c, :d, :fields)")
         )
-    return text(
-        f"INSERT INTO {table} (doc_id, body, fields) "
-        "VALUES (:doc_id, CAST(:body AS tsvector), CAST(:fields AS jsonb))"
+    return Direct(
+        text(
+            f"INSERT INTO {table} (doc_id, body, fields) "
+            "VALUES (:doc_id, CAST(:body AS tsvector), CAST(:fields AS jsonb))"
+        )
     )
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit, auth, outbox
 from tocsin.core.config import DEFAULT_RETRY_SCHEDULE
+from tocsin.core.db import Direct
 from tocsin.interventions.models import PM, DeskConfig, Partner, PMOperator
 
 Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Z]{4}$")]
@@ -316,7 +317,7 @@ class Referential:
 
 _referentials: dict[str, Referential] = {}
 # Read on the connection, not through the ORM: one small Core statement on every message's path.
-_REVISION = select(DeskConfig.__table__.c.revision).where(DeskConfig.__table__.c.id == 1)
+_REVISION = Direct(select(DeskConfig.__table__.c.revision).where(DeskConfig.__table__.c.id == 1))
 REFERENTIAL_KEY = "interventions.referential"  # in Session.info: (transaction, its referential)
 
 
@@ -327,7 +328,7 @@ def referential(db: Session) -> Referential:
     seen = db.info.get(REFERENTIAL_KEY)
     if seen is not None and transaction is not None and seen[0] is transaction:
         return seen[1]
-    revision = db.connection().execute(_REVISION).scalar()
+    revision = _REVISION.scalar(db, {})
     if revision is None:
         current(db)
     key = str(db.get_bind().engine.url)

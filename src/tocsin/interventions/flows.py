@@ -12,6 +12,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.core import live, outbox
+from tocsin.core.db import Direct
 from tocsin.interventions.config import referential
 from tocsin.interventions.models import DeskConfig, InboundMessage, Intervention, Partner
 from tocsin.interventions.schemas import Reply, format_instant
@@ -154,7 +155,10 @@ def record_inbound(
     message's path and nothing reads it back in the same transaction)."""
     row = {"received_at": now, "kind": kind, "sender": sender, "subject": subject, "outcome": outcome}
     row |= {"payload": message.model_dump(mode="json", exclude_none=True), "reply": reply.body()}
-    db.execute(_INBOUND, row)
+    _INBOUND.run(db, row)
 
 
-_INBOUND = insert(cast(Table, InboundMessage.__table__))
+_INBOUND = Direct(
+    insert(cast(Table, InboundMessage.__table__)),
+    ["received_at", "kind", "sender", "subject", "outcome", "payload", "reply"],
+)

@@ -33,10 +33,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
-from sqlalchemy.sql.elements import TextClause
 
 from tocsin.core.clock import utc_now
-from tocsin.core.db import Base, JSONDoc, UTCDateTime, affected
+from tocsin.core.db import Base, Direct, JSONDoc, UTCDateTime, affected
 from tocsin.core.errors import DomainError
 from tocsin.core.live import signals
 
@@ -123,28 +122,32 @@ def _write(session: Session) -> None:
     connection = session.connection()
     topics = sorted({topic for _, topic, _, _, _ in pending})
     if connection.dialect.name != "postgresql":
-        rows = [{"topic": topic, "data": data, "at": at} for _, topic, _, data, at in pending]
-        connection.execute(insert(LiveEvent), rows)
+        _INSERT.run(session, [{"topic": topic, "data": data, "at": at} for _, topic, _, data, at in pending])
         session.info[TOLD] = (connection.engine.url, topics)
         return
     values: dict[str, object] = {"key": ORDER_LOCK, "channel": signals.CHANNEL}
     values |= {f"topic{n}": topic for n, topic in enumerate(topics)}
     for n, (_, topic, encoded, _, at) in enumerate(pending):
         values |= {f"t{n}": topic, f"d{n}": encoded, f"a{n}": at}
-    connection.execute(_ordered_insert(len(pending), len(topics)), values)
+    _ordered_insert(len(pending), len(topics)).run(session, values)
+
+
+_INSERT = Direct(insert(LiveEvent), ["topic", "data", "at"])
 
 
 @lru_cache(maxsize=256)
-def _ordered_insert(rows: int, topics: int) -> TextClause:
+def _ordered_insert(rows: int, topics: int) -> Direct:
     """PostgreSQL, in one statement and one round trip: take the ordering lock and queue the
     notifications sent at commit, then insert the rows, which draw their numbers only once the lock is
     held (they cannot be made before the one-row ``ordered`` they are joined with)."""
     notices = "".join(f", pg_notify(:channel, :topic{n})" for n in range(topics))
     new = ", ".join(f"(:t{n}, CAST(:d{n} AS jsonb), :a{n})" for n in range(rows))
-    return text(
-        f"WITH ordered AS (SELECT pg_advisory_xact_lock(:key){notices}) "
-        "INSERT INTO live_event (topic, data, at) SELECT new.topic, new.data, new.at "
-        f"FROM ordered JOIN (VALUES {new}) AS new (topic, data, at) ON true"
+    return Direct(
+        text(
+            f"WITH ordered AS (SELECT pg_advisory_xact_lock(:key){notices}) "
+            "INSERT INTO live_event (topic, data, at) SELECT new.topic, new.data, new.at "
+            f"FROM ordered JOIN (VALUES {new}) AS new (topic, data, at) ON true"
+        )
     )
 
 

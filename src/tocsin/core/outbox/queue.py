@@ -4,7 +4,7 @@ hand, attempts, retention and the credentials we present to partners."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,7 +12,7 @@ from sqlalchemy import Select, Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from tocsin.core import live
-from tocsin.core.db import affected
+from tocsin.core.db import Direct, affected
 from tocsin.core.outbox.models import (
     CHANNELS,
     CLOSED,
@@ -99,7 +99,7 @@ def enqueue(db: Session, *, now: datetime, **fields: Any) -> int:
 
 def enqueue_one(db: Session, message: Outgoing, *, now: datetime) -> int:
     """``enqueue`` for a message already made."""
-    message_id = db.execute(_INSERT.returning(_TABLE.c.id), message.row(now)).scalar_one()
+    message_id = _INSERT_ONE.scalar(db, message.row(now))
     live.publish(db, topic=QUEUED_TOPIC, data={"desk": message.desk}, now=now)
     return int(message_id)
 
@@ -108,7 +108,7 @@ def enqueue_many(db: Session, messages: list[Outgoing], *, now: datetime) -> Non
     """Add several messages in one round trip (a fan-out); the commit wakes the workers."""
     if not messages:
         return
-    db.execute(_INSERT, [message.row(now) for message in messages])
+    _INSERT.run(db, [message.row(now) for message in messages])
     for desk in sorted({message.desk for message in messages}):
         live.publish(db, topic=QUEUED_TOPIC, data={"desk": desk}, now=now)
 
@@ -118,8 +118,10 @@ def enqueue_many(db: Session, messages: list[Outgoing], *, now: datetime) -> Non
 # statement with too many parameters for the driver to cache its parsing (an executemany sends one
 # prepared statement per row, in one round trip).
 _TABLE = cast(Table, OutboxMessage.__table__)
-_INSERT = insert(_TABLE)
 _NEW = {"status": PENDING, "attempts": 0, "round_attempts": 0}
+_COLUMNS = [*(f.name for f in fields(Outgoing)), "created_at", "next_attempt_at", *_NEW]
+_INSERT = Direct(insert(_TABLE), _COLUMNS)
+_INSERT_ONE = Direct(insert(_TABLE).returning(_TABLE.c.id), _COLUMNS)
 
 
 def purge_heartbeats(db: Session, *, before: datetime) -> int:

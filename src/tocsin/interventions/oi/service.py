@@ -17,6 +17,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit
+from tocsin.core.db import Direct
 from tocsin.interventions import flows
 from tocsin.interventions.config import Referential, current, referential
 from tocsin.interventions.models import (
@@ -129,7 +130,7 @@ def check_declaration(declared: Declared, config: DeskConfig, known: Referential
 
 def _find(db: Session, code_do: str, ref_do: str) -> Intervention | None:
     """The intervention of a DO reference, locked; only its key is read until one exists (rarely)."""
-    key = db.execute(_FIND, {"code_do": code_do, "ref_do": ref_do}).scalar()
+    key = _FIND.scalar(db, {"code_do": code_do, "ref_do": ref_do})
     return None if key is None else db.get(Intervention, key)
 
 
@@ -158,8 +159,7 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
     )
     _stamp(intervention, declared, now)
     intervention.flags = quality_flags(intervention, config)
-    row = {column.key: getattr(intervention, column.key) for column in _TABLE.columns if column.key != "id"}
-    intervention.id = db.execute(_INSERT, row).scalar_one()
+    intervention.id = _INSERT.scalar(db, {key: getattr(intervention, key) for key in _COLUMNS})
     kinds = ["M2"] if declared.kind == "M1" else ["M2", "M4"]
     flows.fan_out(db, intervention, kinds=kinds, config=config, now=now, new=True)
     _audit(db, intervention, f"interventions.created_from_{declared.kind}", now)
@@ -168,12 +168,13 @@ def _create(db: Session, declared: Declared, config: DeskConfig, now: datetime) 
 
 
 _TABLE = cast(Table, Intervention.__table__)
-_FIND = (
+_FIND = Direct(
     select(_TABLE.c.id)
     .where(_TABLE.c.code_do == bindparam("code_do"), _TABLE.c.ref_do == bindparam("ref_do"))
     .with_for_update()
 )
-_INSERT = insert(_TABLE).returning(_TABLE.c.id)
+_COLUMNS = [column.key for column in _TABLE.columns if column.key != "id"]
+_INSERT = Direct(insert(_TABLE).returning(_TABLE.c.id), _COLUMNS)
 
 
 def _second_m1(
