@@ -1,0 +1,116 @@
+"""From what the masts hear to the engine's reports: the site of the mast, one report per frame however
+many masts heard it, the tracker or station frame decoded, garbage counted and dropped.
+
+The engine takes its input in bounded micro-batches (``Engine.ingest_many``, settled by issue 8): the
+servers hand each report to ``Batcher.add`` and the batcher calls the engine when its window closes."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+from tocsin.minesafe.codec import (
+    STATION_BYTES,
+    TRACKER_BYTES,
+    DecodeError,
+    decode_station,
+    decode_tracker_report,
+    reports_from_station,
+)
+from tocsin.minesafe.engine import Engine
+from tocsin.minesafe.ingest.uplinks import Uplink, UplinkMerger
+from tocsin.minesafe.model import AlarmEvent, Report
+from tocsin.minesafe.site import Site
+
+
+class Ingestion:
+    """Turns uplinks into reports for the sites this process owns.
+
+    ``gateways`` maps a mast's gateway EUI (16 lowercase hex digits) to its site's name; an uplink from
+    a mast of another site (or an unknown one) is counted and dropped. ``counts`` says what happened to
+    every input: ``reports``, ``copies`` (heard by another mast too), ``bad_crc``, ``refused:<reason>``."""
+
+    def __init__(
+        self,
+        sites: Mapping[str, Site],
+        gateways: Mapping[str, str],
+        *,
+        merger: UplinkMerger | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        unknown = sorted({name for name in gateways.values() if name not in sites})
+        if unknown:
+            raise ValueError(f"gateways: sites {unknown} are not among the sites given")
+        self.sites = dict(sites)
+        self.gateways = {eui.lower(): name for eui, name in gateways.items()}
+        self.merger = merger or UplinkMerger()
+        self.clock = clock
+        self.counts: Counter[str] = Counter()
+
+    def reports(self, uplink: Uplink) -> list[Report]:
+        """The reports one hearing carries: none for a copy, a bad frame or a mast of no site of ours."""
+        site_name = self.gateways.get(uplink.gateway)
+        if site_name is None:
+            self.counts["refused:gateway"] += 1
+            return []
+        if not uplink.crc_ok:
+            self.counts["bad_crc"] += 1
+            return []
+        if not self.merger.add(uplink, self.clock()):
+            self.counts["copies"] += 1
+            return []
+        try:
+            found = self._decode(uplink, self.sites[site_name])
+        except DecodeError:
+            self.counts["refused:payload"] += 1
+            return []
+        self.counts["reports"] += len(found)
+        return found
+
+    @staticmethod
+    def _decode(uplink: Uplink, site: Site) -> list[Report]:
+        if len(uplink.payload) == TRACKER_BYTES:
+            return [decode_tracker_report(uplink.payload, site=site, t=uplink.received)]
+        if len(uplink.payload) == STATION_BYTES:
+            return reports_from_station(decode_station(uplink.payload), site=site, t=uplink.received)
+        raise DecodeError(f"a frame of {len(uplink.payload)} bytes is neither a tracker's nor a station's")
+
+
+class Batcher:
+    """Collects reports and hands them to the engine in one call per window (``window_s``), so a
+    report's alarm waits at most one window; ``on_events`` gets the engine's alarm events."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        on_events: Callable[[list[AlarmEvent]], None],
+        *,
+        window_s: float = 0.04,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine, self.on_events = engine, on_events
+        self.window_s, self.clock = window_s, clock
+        self._pending: list[Report] = []
+        self._opened: float | None = None
+
+    def add(self, reports: list[Report]) -> None:
+        """Queue reports; the window opens with the first one."""
+        if reports and not self._pending:
+            self._opened = self.clock()
+        self._pending.extend(reports)
+
+    def due_in(self) -> float | None:
+        """Seconds until the open window closes (None when nothing waits)."""
+        if self._opened is None:
+            return None
+        return max(0.0, self._opened + self.window_s - self.clock())
+
+    def flush(self) -> int:
+        """Run what waits through the engine (in arrival order); returns how many reports it checked."""
+        pending, self._pending, self._opened = self._pending, [], None
+        if pending:
+            events = self.engine.ingest_many(pending)
+            if events:
+                self.on_events(events)
+        return len(pending)
