@@ -14,6 +14,7 @@ ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || need_apt+=(libmagic1)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
+[ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)  # minesafe ingestion tests start their own broker
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then
@@ -32,4 +33,4 @@ if ! pg_ready; then
   for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
   pg_ready || { echo "error: PostgreSQL is needed at 127.0.0.1:5432 (trust auth) and could not be started" >&2; exit 1; }
 fi
-echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(clamd --version 2>/dev/null | cut -d/ -f1), PostgreSQL on 5432, pdftotext, Pango, DejaVu fonts"
+echo "system parts ready: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(clamd --version 2>/dev/null | cut -d/ -f1), PostgreSQL on 5432, pdftotext, Pango, DejaVu fonts, $(/usr/sbin/mosquitto -h 2>/dev/null | head -1)"

@@ -161,7 +161,7 @@ def test_random_bytes_are_refused_or_read_never_anything_else():
 
 
 def ingestion() -> Ingestion:
-    return Ingestion({SITE.name: SITE}, {MAST_A: SITE.name, MAST_B: SITE.name}, clock=lambda: NOW)
+    return Ingestion({SITE.name: SITE}, {MAST_A: SITE.name, MAST_B: SITE.name})
 
 
 def test_one_frame_heard_by_two_masts_is_one_report_with_both_links():

@@ -6,6 +6,7 @@ servers hand each report to ``Batcher.add`` and the batcher calls the engine whe
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -29,7 +30,8 @@ class Ingestion:
 
     ``gateways`` maps a mast's gateway EUI (16 lowercase hex digits) to its site's name; an uplink from
     a mast of another site (or an unknown one) is counted and dropped. ``counts`` says what happened to
-    every input: ``reports``, ``copies`` (heard by another mast too), ``bad_crc``, ``refused:<reason>``."""
+    every input: ``reports``, ``copies`` (heard by another mast too), ``replayed`` (a position no newer
+    than the tracker's last, e.g. re-sent after a broker restart), ``bad_crc``, ``refused:<reason>``."""
 
     def __init__(
         self,
@@ -37,7 +39,6 @@ class Ingestion:
         gateways: Mapping[str, str],
         *,
         merger: UplinkMerger | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         unknown = sorted({name for name in gateways.values() if name not in sites})
         if unknown:
@@ -45,7 +46,7 @@ class Ingestion:
         self.sites = dict(sites)
         self.gateways = {eui.lower(): name for eui, name in gateways.items()}
         self.merger = merger or UplinkMerger()
-        self.clock = clock
+        self._last_t: dict[str, float] = {}  # each tracker's latest position taken: none twice, none older
         self.counts: Counter[str] = Counter()
 
     def reports(self, uplink: Uplink) -> list[Report]:
@@ -57,7 +58,9 @@ class Ingestion:
         if not uplink.crc_ok:
             self.counts["bad_crc"] += 1
             return []
-        if not self.merger.add(uplink, self.clock()):
+        # Copies are told apart by when the masts heard them (GPS-synchronised, within milliseconds), not
+        # by when they reached us, so a replay at any speed merges exactly what the air did.
+        if not self.merger.add(uplink, uplink.received):
             self.counts["copies"] += 1
             return []
         try:
@@ -65,8 +68,12 @@ class Ingestion:
         except DecodeError:
             self.counts["refused:payload"] += 1
             return []
-        self.counts["reports"] += len(found)
-        return found
+        fresh = [report for report in found if report.t > self._last_t.get(report.tracker, -math.inf)]
+        for report in fresh:
+            self._last_t[report.tracker] = report.t
+        self.counts["replayed"] += len(found) - len(fresh)
+        self.counts["reports"] += len(fresh)
+        return fresh
 
     @staticmethod
     def _decode(uplink: Uplink, site: Site) -> list[Report]:

@@ -1,0 +1,112 @@
+"""The ingestion service: the gateway bridge's MQTT messages (and, through ``accept_uplink``, any other
+transport's uplinks) into the pipeline and the engine, with the masts' health on the side.
+
+One asyncio task per transport; the engine is called from the event loop only, once per batching window,
+so it needs no lock. A broker that goes away is reconnected to every ``reconnect_s`` seconds; messages
+the bridge sent meanwhile are lost (the bridge publishes uplinks at QoS 0), copies that arrive twice
+are merged by the pipeline and the engine drops a fix older than the one it has."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiomqtt
+
+from tocsin.minesafe.ingest import chirpstack
+from tocsin.minesafe.ingest.pipeline import Batcher, Ingestion
+from tocsin.minesafe.ingest.uplinks import IngestError, MastState, MastStats, Uplink
+from tocsin.minesafe.model import Report
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MastHealth:
+    """What dispatch shows of a mast: online, last stats, last frame heard and its link quality."""
+
+    online: bool | None = None
+    stats: MastStats | None = None
+    last_heard: float | None = None
+    last_rssi: float | None = None
+    last_snr: float | None = None
+
+
+@dataclass
+class Broker:
+    """Where the gateway bridge publishes: host, port, region prefix ("" for none)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    region: str = "ru864"
+    client_id: str = "tocsin-ingest"
+
+
+@dataclass
+class IngestService:
+    """Uplinks → reports → engine; ``on_reports`` sees every report taken (for storage and live pages)."""
+
+    ingestion: Ingestion
+    batcher: Batcher
+    on_reports: Callable[[list[Report]], None] = lambda reports: None
+    clock: Callable[[], float] = time.time
+    reconnect_s: float = 0.5
+    counts: Counter[str] = field(default_factory=Counter)
+    masts: dict[str, MastHealth] = field(default_factory=dict)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def accept_mqtt(self, topic: str, payload: bytes) -> None:
+        """One message of the bridge; a bad one is counted under ``refused:<field>`` and dropped."""
+        self.counts["mqtt_messages"] += 1
+        try:
+            decoded = chirpstack.decode(topic, payload, now=self.clock())
+        except IngestError as error:
+            self.counts[f"refused:{error.field}"] += 1
+            return
+        if isinstance(decoded, Uplink):
+            self.accept_uplink(decoded)
+        elif isinstance(decoded, MastStats):
+            self._mast(decoded.gateway).stats = decoded
+        elif isinstance(decoded, MastState):
+            self._mast(decoded.gateway).online = decoded.online
+
+    def accept_uplink(self, uplink: Uplink) -> None:
+        """One frame as one mast heard it (any transport)."""
+        health = self._mast(uplink.gateway)
+        health.last_heard, health.last_rssi, health.last_snr = uplink.received, uplink.rssi, uplink.snr
+        reports = self.ingestion.reports(uplink)
+        if reports:
+            self.batcher.add(reports)
+            self.on_reports(reports)
+
+    def _mast(self, gateway: str) -> MastHealth:
+        return self.masts.setdefault(gateway, MastHealth())
+
+    async def run_batches(self) -> None:
+        """Close each batching window on time (the engine is called here and nowhere else)."""
+        while True:
+            due = self.batcher.due_in()
+            await asyncio.sleep(self.batcher.window_s if due is None else due)
+            if self.batcher.due_in() == 0.0:
+                self.batcher.flush()
+
+    async def run_mqtt(self, broker: Broker) -> None:
+        """Subscribe to the bridge's topics and take every message, reconnecting when the broker goes."""
+        while True:
+            try:
+                async with aiomqtt.Client(broker.host, broker.port, identifier=broker.client_id) as client:
+                    for topic in chirpstack.subscriptions(broker.region):
+                        await client.subscribe(topic, qos=0)
+                    self.connected.set()
+                    async for message in client.messages:
+                        self.accept_mqtt(str(message.topic), bytes(message.payload))
+            except aiomqtt.MqttError as error:
+                if self.connected.is_set():
+                    self.counts["mqtt_reconnects"] += 1
+                    log.warning("MQTT broker %s:%s lost: %s", broker.host, broker.port, error)
+                self.connected.clear()
+                await asyncio.sleep(self.reconnect_s)
