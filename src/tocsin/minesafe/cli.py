@@ -48,6 +48,101 @@ if TYPE_CHECKING:
     from tocsin.minesafe.site import Site
 
 
+@app.command()
+def ingest(
+    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    gateways_file: str | None = typer.Option(
+        None, "--gateways", help="YAML mapping gateway EUI → site name (default: the simulated masts)."
+    ),
+    phones_file: str | None = typer.Option(
+        None, "--phones", help="YAML list of phones: {device, site, kind} (default: none)."
+    ),
+    mqtt: str = typer.Option("127.0.0.1:1883", help="MQTT broker of the gateway bridges, HOST:PORT or off."),
+    region: str = typer.Option("ru864", help="The bridges' topic prefix ('' for none)."),
+    udp: str = typer.Option("0.0.0.0:1700", help="Semtech UDP packet forwarder, HOST:PORT or off."),
+    osmand: str = typer.Option("0.0.0.0:5055", help="OsmAnd (Traccar Client) HTTP, HOST:PORT or off."),
+    window_ms: float = typer.Option(40.0, min=1.0, max=1000.0, help="Engine batching window, ms."),
+) -> None:
+    """Take reports from gateways and phones into the engine; alarm events on stdout as JSON lines,
+    counts on stderr when stopped (Ctrl-C)."""
+    import asyncio
+    import dataclasses
+    import json
+    import sys
+
+    from rich.console import Console
+
+    from tocsin.minesafe.ingest.runner import Listen, build, run
+    from tocsin.minesafe.ingest.service import Broker
+
+    site, gateways, phones = _ingest_setup(site_file, gateways_file, phones_file)
+    from tocsin.minesafe.ingest.pipeline import Ingestion
+
+    listen = Listen(
+        broker=None if mqtt == "off" else Broker(*_address(mqtt, "--mqtt"), region=region),
+        udp=None if udp == "off" else _address(udp, "--udp"),
+        osmand=None if osmand == "off" else _address(osmand, "--osmand"),
+    )
+
+    def print_events(events: list[Any]) -> None:
+        for event in events:
+            sys.stdout.write(json.dumps(dataclasses.asdict(event), ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    ingestion = Ingestion({site.name: site}, gateways, phones=phones)
+    service = build(ingestion, on_events=print_events, window_s=window_ms / 1000)
+    try:
+        asyncio.run(run(service, listen))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        counts = dict(ingestion.counts) | {f"service:{k}": v for k, v in service.counts.items()}
+        Console(stderr=True).print_json(json.dumps(counts))
+
+
+def _address(value: str, option: str) -> tuple[str, int]:
+    """HOST:PORT of an option, or a clear error naming it."""
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise typer.BadParameter(f"expected HOST:PORT or off, got {value!r}", param_hint=option)
+    return host, int(port)
+
+
+def _ingest_setup(
+    site_file: str | None, gateways_file: str | None, phones_file: str | None
+) -> tuple[Site, dict[str, str], dict[str, Any]]:
+    """The site, its masts' gateway EUIs and its phones, from files or the simulated defaults."""
+    from pathlib import Path
+
+    import yaml
+
+    from tocsin.minesafe.ingest import simulated
+    from tocsin.minesafe.ingest.pipeline import Phone
+    from tocsin.minesafe.model import Kind
+    from tocsin.minesafe.site import load_example_site, load_site
+
+    site = load_site(site_file) if site_file else load_example_site()
+    gateways = simulated.gateways(site)
+    if gateways_file:
+        raw = yaml.safe_load(Path(gateways_file).read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and v == site.name for k, v in raw.items()
+        ):
+            raise typer.BadParameter(f"a mapping of gateway EUI to {site.name!r}", param_hint="--gateways")
+        gateways = {eui.lower(): name for eui, name in raw.items()}
+    phones: dict[str, Any] = {}
+    if phones_file:
+        for n, entry in enumerate(yaml.safe_load(Path(phones_file).read_text(encoding="utf-8")) or []):
+            try:
+                phone = Phone(
+                    str(entry["device"]), str(entry.get("site", site.name)), Kind(entry.get("kind", "person"))
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise typer.BadParameter(f"entry {n}: {error}", param_hint="--phones") from None
+            phones[phone.device] = phone
+    return site, gateways, phones
+
+
 @app.command(name="radio-plan")
 def radio_plan(
     site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),

@@ -10,6 +10,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from tocsin.minesafe.codec import (
     STATION_BYTES,
@@ -20,9 +21,24 @@ from tocsin.minesafe.codec import (
     reports_from_station,
 )
 from tocsin.minesafe.engine import Engine
+from tocsin.minesafe.ingest.osmand import PhoneFix
 from tocsin.minesafe.ingest.uplinks import Uplink, UplinkMerger
-from tocsin.minesafe.model import AlarmEvent, Report
+from tocsin.minesafe.model import AlarmEvent, Kind, Report
 from tocsin.minesafe.site import Site
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """A phone running Traccar Client, registered to one site and worn or carried as ``kind``."""
+
+    device: str
+    site: str
+    kind: Kind = Kind.PERSON
+
+    @property
+    def tracker(self) -> str:
+        """Its tracker id, unique across sites and apart from the radio trackers' ("quarry:7")."""
+        return f"phone:{self.device}"
 
 
 class Ingestion:
@@ -39,10 +55,15 @@ class Ingestion:
         gateways: Mapping[str, str],
         *,
         merger: UplinkMerger | None = None,
+        phones: Mapping[str, Phone] | None = None,
     ) -> None:
         unknown = sorted({name for name in gateways.values() if name not in sites})
         if unknown:
             raise ValueError(f"gateways: sites {unknown} are not among the sites given")
+        strays = sorted(device for device, phone in (phones or {}).items() if phone.site not in sites)
+        if strays:
+            raise ValueError(f"phones: {strays[:5]} belong to no site given")
+        self.phones = dict(phones or {})
         self.sites = dict(sites)
         self.gateways = {eui.lower(): name for eui, name in gateways.items()}
         self.merger = merger or UplinkMerger()
@@ -68,12 +89,46 @@ class Ingestion:
         except DecodeError:
             self.counts["refused:payload"] += 1
             return []
-        fresh = [report for report in found if report.t > self._last_t.get(report.tracker, -math.inf)]
-        for report in fresh:
-            self._last_t[report.tracker] = report.t
-        self.counts["replayed"] += len(found) - len(fresh)
+        return self._fresh(found)
+
+    def _fresh(self, found: list[Report]) -> list[Report]:
+        """Only positions newer than the tracker's last: none twice, none going back in time."""
+        fresh = []
+        for report in found:
+            if report.t > self._last_t.get(report.tracker, -math.inf):
+                self._last_t[report.tracker] = report.t
+                fresh.append(report)
+        if len(fresh) < len(found):
+            self.counts["replayed"] += len(found) - len(fresh)
         self.counts["reports"] += len(fresh)
         return fresh
+
+    def phone_reports(self, fixes: list[PhoneFix]) -> list[Report]:
+        """Phones' fixes as reports in site metres (an unregistered phone's are counted and dropped)."""
+        reports = []
+        for fix in fixes:
+            phone = self.phones.get(fix.device)
+            if phone is None:
+                self.counts["refused:device"] += 1
+                continue
+            reports.append(self._phone_report(fix, phone))
+        return self._fresh(reports)
+
+    def _phone_report(self, fix: PhoneFix, phone: Phone) -> Report:
+        grid = self.sites[phone.site].grid
+        x, y = grid.to_local(fix.latitude, fix.longitude)
+        heading = None if fix.heading is None else grid.grid_heading(fix.heading)
+        return Report(
+            t=fix.t,
+            tracker=phone.tracker,
+            kind=phone.kind,
+            x=x,
+            y=y,
+            speed=fix.speed_mps or 0.0,
+            heading=heading,
+            sos=fix.sos,
+            site=phone.site,
+        )
 
     @staticmethod
     def _decode(uplink: Uplink, site: Site) -> list[Report]:

@@ -70,7 +70,7 @@ class IngestService:
         if isinstance(decoded, Uplink):
             self.accept_uplink(decoded)
         elif isinstance(decoded, MastStats):
-            self._mast(decoded.gateway).stats = decoded
+            self.accept_stats(decoded)
         elif isinstance(decoded, MastState):
             self._mast(decoded.gateway).online = decoded.online
 
@@ -78,7 +78,14 @@ class IngestService:
         """One frame as one mast heard it (any transport)."""
         health = self._mast(uplink.gateway)
         health.last_heard, health.last_rssi, health.last_snr = uplink.received, uplink.rssi, uplink.snr
-        reports = self.ingestion.reports(uplink)
+        self.accept_reports(self.ingestion.reports(uplink))
+
+    def accept_stats(self, stats: MastStats) -> None:
+        """A mast's periodic status (any transport)."""
+        self._mast(stats.gateway).stats = stats
+
+    def accept_reports(self, reports: list[Report]) -> None:
+        """Reports for the engine's next window, and for whoever stores and shows them."""
         if reports:
             self.batcher.add(reports)
             self.on_reports(reports)

@@ -29,10 +29,11 @@ def messages(tick: Tick, site: Site, *, start: float, region: str, json: bool) -
     """(topic, payload) for every packet a mast heard in ``tick`` and every station packet it sent,
     dated ``start`` + the simulator's time."""
     heard = (*tick.packets, *tick.stations)
-    return [_message(packet, site, start=start, region=region, json=json) for packet in heard]
+    return [message(packet, site, start=start, region=region, json=json) for packet in heard]
 
 
-def _message(packet: HeardPacket, site: Site, *, start: float, region: str, json: bool) -> tuple[str, bytes]:
+def message(packet: HeardPacket, site: Site, *, start: float, region: str, json: bool) -> tuple[str, bytes]:
+    """(topic, payload) of one packet as its mast's bridge publishes it."""
     gateway = gateway_eui(site, packet.mast)
     at = start + packet.t
     rx = gw.UplinkRxInfo(

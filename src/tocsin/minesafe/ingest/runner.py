@@ -1,0 +1,90 @@
+"""``tocsin minesafe ingest``: every way in at once, on one event loop, into one engine per process —
+the gateway bridge over MQTT, the Semtech UDP packet forwarder on UDP 1700, phones (OsmAnd) on 5055."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import uvicorn
+
+from tocsin.minesafe.engine import Engine
+from tocsin.minesafe.ingest.osmand import PhoneFix, osmand_app
+from tocsin.minesafe.ingest.pipeline import Batcher, Ingestion
+from tocsin.minesafe.ingest.semtech import ForwarderProtocol, serve_udp
+from tocsin.minesafe.ingest.service import Broker, IngestService
+from tocsin.minesafe.model import AlarmEvent, Report
+
+
+@dataclass
+class Listen:
+    """Where each transport listens (None: not run)."""
+
+    broker: Broker | None = field(default_factory=Broker)
+    udp: tuple[str, int] | None = ("0.0.0.0", 1700)
+    osmand: tuple[str, int] | None = ("0.0.0.0", 5055)
+
+
+@dataclass
+class Running:
+    """What a running ingestion exposes: the service (counts, masts), the UDP protocol, the OsmAnd app."""
+
+    service: IngestService
+    udp: ForwarderProtocol | None = None
+    osmand_counts: object = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def build(
+    ingestion: Ingestion,
+    *,
+    on_events: Callable[[list[AlarmEvent]], None],
+    on_reports: Callable[[list[Report]], None] = lambda reports: None,
+    window_s: float = 0.04,
+    engine: Engine | None = None,
+) -> IngestService:
+    """The service for ``ingestion``'s sites, its engine fed in windows of ``window_s``."""
+    batcher = Batcher(engine or Engine(), on_events, window_s=window_s)
+    return IngestService(ingestion, batcher, on_reports=on_reports)
+
+
+async def run(service: IngestService, listen: Listen, running: Running | None = None) -> None:
+    """Run every transport of ``listen`` until cancelled; ``running.ready`` is set once all listen."""
+    running = running or Running(service)
+    tasks = [asyncio.create_task(service.run_batches(), name="batches")]
+    udp_transport = None
+    try:
+        if listen.broker is not None:
+            tasks.append(asyncio.create_task(service.run_mqtt(listen.broker), name="mqtt"))
+        if listen.udp is not None:
+            running.udp = ForwarderProtocol(service.accept_uplink, service.accept_stats)
+            udp_transport = await serve_udp(running.udp, *listen.udp)
+        if listen.osmand is not None:
+            tasks.append(await _start_osmand(service, listen.osmand, running))
+        running.ready.set()
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if udp_transport is not None:
+            udp_transport.close()
+
+
+async def _start_osmand(service: IngestService, where: tuple[str, int], running: Running) -> asyncio.Task:
+    def take(fixes: list[PhoneFix]) -> None:
+        service.accept_reports(service.ingestion.phone_reports(fixes))
+
+    app = osmand_app(take, lambda device: device in service.ingestion.phones)
+    running.osmand_counts = app.state.counts
+    host, port = where
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve(), name="osmand")
+    while not server.started:
+        if task.done():
+            task.result()  # raises why it could not start (the port is taken…)
+        await asyncio.sleep(0.01)
+    return task

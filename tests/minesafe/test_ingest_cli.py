@@ -1,0 +1,63 @@
+"""``tocsin minesafe ingest`` as an operator runs it: listens, acknowledges a mast, prints its counts when
+stopped; a bad address is refused naming the option."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.minesafe.uplink_fixtures import START, push_data, truck_frame
+from tests.support import free_port
+
+TOCSIN = [str(Path(sys.executable).parent / "tocsin")]
+
+
+def test_it_takes_a_frame_and_reports_its_counts_when_stopped():
+    port = free_port()
+    command = [
+        *TOCSIN,
+        "minesafe",
+        "ingest",
+        "--mqtt",
+        "off",
+        "--osmand",
+        "off",
+        "--udp",
+        f"127.0.0.1:{port}",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    radio.settimeout(0.5)
+    try:
+        for _ in range(60):  # the command starts (imports) in a few seconds: retry until acknowledged
+            radio.sendto(push_data(truck_frame(100.0, 100.0, 1), START), ("127.0.0.1", port))
+            try:
+                assert radio.recv(64)[3] == 0x01
+                break
+            except TimeoutError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        else:
+            pytest.fail("no PUSH_ACK within 30 s")
+    finally:
+        radio.close()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    counts = json.loads(err[err.index("{") :])
+    assert counts["reports"] == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--udp", "nowhere"), ("--osmand", "host:99999"), ("--mqtt", ":1883")]
+)
+def test_a_bad_address_is_refused_naming_the_option(option, value):
+    done = subprocess.run(
+        [*TOCSIN, "minesafe", "ingest", option, value], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert option in done.stderr and "HOST:PORT" in done.stderr
