@@ -11,15 +11,18 @@ import threading
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
+from sqlalchemy import func, select
 
 from tests.minesafe.uplink_fixtures import START, UDP_MAST, push_data, truck_frame
 from tests.mosquitto import Mosquitto
 from tests.support import free_port, wait_until
 from tocsin.minesafe.ingest import simulated
 from tocsin.minesafe.ingest.pipeline import Ingestion, Phone
+from tocsin.minesafe.ingest.recorder import Recorder
 from tocsin.minesafe.ingest.runner import Listen, Running, build, run
 from tocsin.minesafe.ingest.service import Broker
 from tocsin.minesafe.model import Kind
+from tocsin.minesafe.models import Alarm, Position
 from tocsin.minesafe.simulator import HeardPacket
 from tocsin.minesafe.site import load_example_site
 
@@ -31,18 +34,26 @@ MQTT_MAST = simulated.gateway_eui(SITE, 2)
 class Ingest:
     """The runner on its own event loop in a thread."""
 
-    def __init__(self, listen: Listen) -> None:
+    def __init__(self, listen: Listen, recorder: Recorder | None = None) -> None:
         phones = {"worker-7": Phone("worker-7", SITE.name, Kind.PERSON)}
         ingestion = Ingestion({SITE.name: SITE}, simulated.gateways(SITE), phones=phones)
         self.events: list = []
-        self.service = build(ingestion, on_events=self.events.extend)
+        self.recorder = recorder
+
+        def take(events: list) -> None:
+            self.events.extend(events)
+            if recorder is not None:
+                recorder.add_events(events)
+
+        on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
+        self.service = build(ingestion, on_events=take, on_reports=on_reports)
         self.running = Running(self.service)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.listen = listen
 
     def _run(self) -> None:
-        self.task = self.loop.create_task(run(self.service, self.listen, self.running))
+        self.task = self.loop.create_task(run(self.service, self.listen, self.running, self.recorder))
         self.loop.run_until_complete(asyncio.wait([self.task]))
 
     def start(self) -> Ingest:
@@ -57,11 +68,11 @@ class Ingest:
         self.loop.close()
 
 
-def test_a_phone_a_udp_mast_and_an_mqtt_mast_feed_one_engine(tmp_path):
+def test_a_phone_a_udp_mast_and_an_mqtt_mast_feed_one_engine_and_the_store(tmp_path, database):
     broker = Mosquitto(tmp_path).start()
     udp_port, osmand_port = free_port(), free_port()
     listen = Listen(Broker(port=broker.port), ("127.0.0.1", udp_port), ("127.0.0.1", osmand_port))
-    ingest = Ingest(listen).start()
+    ingest = Ingest(listen, Recorder(database, {SITE.name: SITE})).start()
     radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     radio.settimeout(5)
     bridge = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bridge")
@@ -104,6 +115,10 @@ def test_a_phone_a_udp_mast_and_an_mqtt_mast_feed_one_engine(tmp_path):
     assert ingest.running.udp is not None and ingest.running.udp.counts["uplinks"] == 5
     assert ingest.service.counts["mqtt_messages"] == 5
     assert set(ingest.service.masts) == {UDP_MAST, MQTT_MAST}
+    with database.session() as db:  # stopping wrote what was left
+        assert db.scalar(select(func.count()).select_from(Position)) == 20
+        stored = db.scalars(select(Alarm).where(Alarm.type == "run_over")).one()
+    assert stored.trackers == ["phone:worker-7", "quarry:0"] and stored.state == "raised"
 
 
 def test_a_taken_port_stops_the_runner_saying_so():

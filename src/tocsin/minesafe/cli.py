@@ -62,9 +62,10 @@ def ingest(
     udp: str = typer.Option("0.0.0.0:1700", help="Semtech UDP packet forwarder, HOST:PORT or off."),
     osmand: str = typer.Option("0.0.0.0:5055", help="OsmAnd (Traccar Client) HTTP, HOST:PORT or off."),
     window_ms: float = typer.Option(40.0, min=1.0, max=1000.0, help="Engine batching window, ms."),
+    keep: bool = typer.Option(True, "--store/--no-store", help="Keep positions and alarms in the database."),
 ) -> None:
     """Take reports from gateways and phones into the engine; alarm events on stdout as JSON lines,
-    counts on stderr when stopped (Ctrl-C)."""
+    counts on stderr when stopped (Ctrl-C). Positions and alarms go to TOCSIN_DATABASE_URL."""
     import asyncio
     import dataclasses
     import json
@@ -90,14 +91,29 @@ def ingest(
         sys.stdout.flush()
 
     ingestion = Ingestion({site.name: site}, gateways, phones=phones)
-    service = build(ingestion, on_events=print_events, window_s=window_ms / 1000)
+    recorder = _recorder(site) if keep else None
+
+    def take_events(events: list[Any]) -> None:
+        print_events(events)
+        if recorder is not None:
+            recorder.add_events(events)
+
+    on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
+    service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
     try:
-        asyncio.run(run(service, listen))
+        asyncio.run(run(service, listen, recorder=recorder))
     except KeyboardInterrupt:
         pass
     finally:
         counts = dict(ingestion.counts) | {f"service:{k}": v for k, v in service.counts.items()}
         Console(stderr=True).print_json(json.dumps(counts))
+
+
+def _recorder(site: Site) -> Any:
+    from tocsin.cli import database
+    from tocsin.minesafe.ingest.recorder import Recorder
+
+    return Recorder(database(), {site.name: site})
 
 
 def _address(value: str, option: str) -> tuple[str, int]:

@@ -6,7 +6,7 @@ from tocsin.core.desk import Desk, NavLink
 from tocsin.core.web.app import build_app
 from tocsin.core.web.csrf import check_csrf, csrf_token
 from tocsin.core.web.errors import TokenProblem, wants_json
-from tocsin.core.web.oauth import require_scope
+from tocsin.core.web.oauth import require_scope, staff_or_partner
 from tocsin.core.web.sessions import LoginRequired, RoleMissing, current_user, require_staff
 from tocsin.core.web.shell import DB, Db, Shell, formatter_of, get_db, path_to, shell_of
 
@@ -27,6 +27,7 @@ __all__ = [
     "get_db",
     "path_to",
     "require_scope",
+    "staff_or_partner",
     "require_staff",
     "shell_of",
     "wants_json",

@@ -23,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tocsin.core.auth import partners, throttle
 from tocsin.core.auth.partners import Caller
+from tocsin.core.web.csrf import token_matches
 from tocsin.core.web.errors import TokenProblem
-from tocsin.core.web.sessions import client_address
+from tocsin.core.web.sessions import client_address, current_user, roles_of_request
 from tocsin.core.web.shell import Shell, shell_of
 
 POLICY = throttle.Policy(free=10, base=1.0, cap=900.0, forget_after=900.0)
@@ -154,3 +155,26 @@ def _oauth_error(
     return JSONResponse(
         {"error": error, "error_description": description}, status_code=status, headers=headers
     )
+
+
+def staff_or_partner(scope: str, *roles: str) -> Callable[..., Any]:
+    """Dependency of a desk's JSON API: a partner's bearer token carrying ``scope``, or a signed-in staff
+    user holding one of ``roles`` (admin holds all), whose state-changing calls carry the session's CSRF
+    token in ``X-CSRF-Token``. Answers who acts, for the audit: "partner:<owner>" or "staff:<username>"."""
+    partner = require_scope(scope)
+
+    async def dependency(request: Request) -> str:
+        if request.headers.get("authorization", "").lower().startswith("bearer "):
+            return f"partner:{(await partner(request)).owner}"
+        user = await run_in_threadpool(current_user, request)
+        if user is None:
+            raise TokenProblem(401, "invalid_request", "sign in, or send a bearer token")
+        if roles and not (set(roles) | {"admin"}) & roles_of_request(request):
+            raise TokenProblem(403, "insufficient_scope", f"this needs one of the roles {sorted(roles)}")
+        if request.method not in ("GET", "HEAD") and not token_matches(
+            request, request.headers.get("x-csrf-token")
+        ):
+            raise TokenProblem(403, "invalid_request", "X-CSRF-Token is missing or not this session's")
+        return f"staff:{user.username}"
+
+    return dependency

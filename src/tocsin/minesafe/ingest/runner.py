@@ -13,6 +13,7 @@ import uvicorn
 from tocsin.minesafe.engine import Engine
 from tocsin.minesafe.ingest.osmand import PhoneFix, osmand_app
 from tocsin.minesafe.ingest.pipeline import Batcher, Ingestion
+from tocsin.minesafe.ingest.recorder import Recorder
 from tocsin.minesafe.ingest.semtech import ForwarderProtocol, serve_udp
 from tocsin.minesafe.ingest.service import Broker, IngestService
 from tocsin.minesafe.model import AlarmEvent, Report
@@ -50,10 +51,15 @@ def build(
     return IngestService(ingestion, batcher, on_reports=on_reports)
 
 
-async def run(service: IngestService, listen: Listen, running: Running | None = None) -> None:
-    """Run every transport of ``listen`` until cancelled; ``running.ready`` is set once all listen."""
+async def run(
+    service: IngestService, listen: Listen, running: Running | None = None, recorder: Recorder | None = None
+) -> None:
+    """Run every transport of ``listen`` until cancelled; ``running.ready`` is set once all listen;
+    ``recorder``, if any, stores what is taken."""
     running = running or Running(service)
     tasks = [asyncio.create_task(service.run_batches(), name="batches")]
+    if recorder is not None:
+        tasks.append(asyncio.create_task(recorder.run(), name="recorder"))
     udp_transport = None
     try:
         if listen.broker is not None:

@@ -1,0 +1,149 @@
+"""The dispatch room's JSON API (``/minesafe/api/``): trackers with their latest fix, a tracker's
+positions over a period, alarms since a moment, acknowledging an alarm. A signed-in session (operator or
+viewer; acknowledging: operator) or a partner's bearer token with the scope ``read:minesafe`` (and
+``write:minesafe`` to acknowledge)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.core.dates import instant
+from tocsin.core.errors import DomainError, NotFound
+from tocsin.core.web import Db, shell_of, staff_or_partner
+from tocsin.minesafe import store
+from tocsin.minesafe.models import Alarm, Position, Tracker
+
+router = APIRouter(prefix="/minesafe/api", tags=["Minesafe"])
+READ = staff_or_partner("read:minesafe", "operator", "viewer")
+WRITE = staff_or_partner("write:minesafe", "operator")
+MAX_POSITIONS = 10_000
+MAX_PERIOD = timedelta(days=31)
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def tracker_json(tracker: Tracker) -> dict[str, Any]:
+    fix = None
+    if tracker.last_at is not None:
+        fix = {
+            "time": rfc3339(tracker.last_at),
+            "latitude": tracker.latitude,
+            "longitude": tracker.longitude,
+            "speed_mps": tracker.speed,
+            "heading": tracker.heading,
+        }
+    return {
+        "id": tracker.id,
+        "site": tracker.site,
+        "class": tracker.kind,
+        "label": tracker.label,
+        "last_fix": fix,
+        "battery_percent": tracker.battery_percent,
+        "silent": tracker.silent,
+        "sos": tracker.sos,
+    }
+
+
+def alarm_json(alarm: Alarm) -> dict[str, Any]:
+    return {
+        "id": alarm.id,
+        "site": alarm.site,
+        "type": alarm.type,
+        "level": alarm.level,
+        "trackers": alarm.trackers,
+        "state": alarm.state,
+        "zone": alarm.zone,
+        "distance_m": alarm.distance,
+        "raised_at": rfc3339(alarm.raised_at),
+        "updated_at": rfc3339(alarm.updated_at),
+        "acknowledged_at": rfc3339(alarm.acknowledged_at),
+        "acknowledged_by": alarm.acknowledged_by,
+        "cleared_at": rfc3339(alarm.cleared_at),
+        "detail": alarm.detail,
+    }
+
+
+@router.get("/trackers", summary="Every tracker with its latest fix")
+def trackers(db: Db, _: str = Depends(READ)) -> list[dict[str, Any]]:
+    return [tracker_json(t) for t in db.scalars(select(Tracker).order_by(Tracker.site, Tracker.id))]
+
+
+@router.get("/trackers/{tracker_id}/positions", summary="A tracker's positions over a period (oldest first)")
+def positions(
+    request: Request,
+    db: Db,
+    tracker_id: str = Path(max_length=80),
+    since: str | None = Query(None, description="RFC 3339; default: an hour before `until`"),
+    until: str | None = Query(None, description="RFC 3339, excluded; default: now"),
+    _: str = Depends(READ),
+) -> dict[str, Any]:
+    if db.get(Tracker, tracker_id) is None:
+        raise NotFound(f"no tracker {tracker_id!r}", field="tracker_id")
+    end = instant(until, field="until") if until is not None else shell_of(request).clock()
+    start = instant(since, field="since") if since is not None else end - timedelta(hours=1)
+    if start >= end:
+        raise DomainError("must be before until", field="since")
+    if end - start > MAX_PERIOD:
+        raise DomainError("a period of at most 31 days", field="since")
+    return {
+        "tracker": tracker_id,
+        "since": rfc3339(start),
+        "until": rfc3339(end),
+        "positions": _positions(db, tracker_id, start, end),
+    }
+
+
+def _positions(db: Session, tracker_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    query = (
+        select(Position)
+        .where(Position.tracker == tracker_id, Position.at >= start, Position.at < end)
+        .order_by(Position.at)
+        .limit(MAX_POSITIONS)
+    )
+    return [
+        {
+            "time": rfc3339(p.at),
+            "latitude": p.latitude,
+            "longitude": p.longitude,
+            "x": p.x,
+            "y": p.y,
+            "speed_mps": p.speed,
+            "heading": p.heading,
+            "sos": p.sos,
+        }
+        for p in db.scalars(query)
+    ]
+
+
+@router.get("/alarms", summary="Alarms raised or changed since a moment, and every open one")
+def alarms(
+    request: Request,
+    db: Db,
+    since: str | None = Query(None, description="RFC 3339; default: 24 hours ago"),
+    _: str = Depends(READ),
+) -> list[dict[str, Any]]:
+    start = (
+        instant(since, field="since") if since is not None else shell_of(request).clock() - timedelta(days=1)
+    )
+    query = select(Alarm).where((Alarm.updated_at >= start) | Alarm.state.in_(store.OPEN))
+    return [
+        alarm_json(a) for a in db.scalars(query.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(1000))
+    ]
+
+
+@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (who and when are kept and audited)")
+def acknowledge(
+    request: Request, db: Db, alarm_id: int = Path(ge=1, le=2**62), who: str = Depends(WRITE)
+) -> dict[str, Any]:
+    try:
+        alarm = store.acknowledge(db, alarm_id, by=who, now=shell_of(request).clock())
+    except DomainError as error:
+        raise NotFound(error.reason, field="alarm_id") from None
+    return alarm_json(alarm)

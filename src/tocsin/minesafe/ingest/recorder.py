@@ -1,0 +1,71 @@
+"""Keeping what ingestion takes: positions and the engine's events go to the database in the background,
+one transaction per interval, so the event loop that feeds the engine never waits for storage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+
+from tocsin.core.clock import Clock, utc_now
+from tocsin.core.db import Database
+from tocsin.minesafe import store
+from tocsin.minesafe.model import AlarmEvent, Report
+from tocsin.minesafe.site import Site
+
+log = logging.getLogger(__name__)
+
+
+class Recorder:
+    """Collects reports and events on the event loop; ``run`` writes them every ``every_s`` seconds, in
+    order, from one worker thread (alarms after the positions of the same interval)."""
+
+    def __init__(self, database: Database, sites: Mapping[str, Site], *, clock: Clock = utc_now) -> None:
+        self.database, self.sites, self.clock = database, dict(sites), clock
+        self._reports: list[Report] = []
+        self._events: list[AlarmEvent] = []
+        self.written = 0  # reports written so far
+        self.failures = 0
+
+    def add_reports(self, reports: list[Report]) -> None:
+        self._reports.extend(reports)
+
+    def add_events(self, events: list[AlarmEvent]) -> None:
+        self._events.extend(events)
+
+    async def run(self, every_s: float = 0.2) -> None:
+        """Write what waits, every interval, until cancelled (what waits is written once more then)."""
+        try:
+            while True:
+                await asyncio.sleep(every_s)
+                await self.flush()
+        finally:
+            await self.flush()
+
+    async def flush(self) -> None:
+        reports, events = self._reports, self._events
+        if not reports and not events:
+            return
+        self._reports, self._events = [], []
+        try:
+            await asyncio.to_thread(self._write, reports, events)
+        except Exception as error:  # the database away for a moment: keep them for the next interval
+            self.failures += 1
+            log.warning("could not store %d reports and %d events: %s", len(reports), len(events), error)
+            self._reports[:0], self._events[:0] = reports, events
+
+    def _write(self, reports: list[Report], events: list[AlarmEvent]) -> None:
+        by_site: dict[str, list[AlarmEvent]] = {}
+        for event in events:
+            by_site.setdefault(self._site_of(event), []).append(event)
+        with self.database.session() as db:
+            store.save_reports(db, reports, self.sites)
+            for site, site_events in by_site.items():
+                store.save_events(db, site_events, site=site, now=self.clock())
+        self.written += len(reports)
+
+    def _site_of(self, event: AlarmEvent) -> str:
+        """An event's site: its first tracker's ("quarry:7", phones carry theirs in the registry)."""
+        first = event.ids[0] if event.ids else ""
+        site = first.split(":", 1)[0]
+        return site if site in self.sites else next(iter(self.sites))

@@ -1,0 +1,78 @@
+"""Minesafe storage: positions history, each tracker's latest state, alarms with their lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tocsin.core.db import Base, JSONDoc, UTCDateTime
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Position(Base):
+    """One position taken (a report the engine checked), in site metres and WGS 84."""
+
+    __tablename__ = "ms_position"
+    __table_args__ = (Index("ix_ms_position_tracker_at", "tracker", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site: Mapped[str] = mapped_column(String(60))
+    tracker: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    x: Mapped[float] = mapped_column(Float)
+    y: Mapped[float] = mapped_column(Float)
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+    speed: Mapped[float] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sos: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Tracker(Base):
+    """A tracker's registry entry and latest fix (what the tracker list shows)."""
+
+    __tablename__ = "ms_tracker"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    site: Mapped[str] = mapped_column(String(60), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(120), default="")
+    last_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    x: Mapped[float | None] = mapped_column(Float, nullable=True)
+    y: Mapped[float | None] = mapped_column(Float, nullable=True)
+    speed: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heading: Mapped[float | None] = mapped_column(Float, nullable=True)
+    battery_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sos: Mapped[bool] = mapped_column(Boolean, default=False)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Alarm(Base):
+    """An alarm from raised to cleared; an operator acknowledges it in between (who and when).
+
+    ``key`` is the alarm's identity across the engine's events (type, trackers, zone): one open alarm per
+    key; a level rising after an acknowledgement needs a new one."""
+
+    __tablename__ = "ms_alarm"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    site: Mapped[str] = mapped_column(String(60), index=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    type: Mapped[str] = mapped_column(String(30))
+    level: Mapped[str] = mapped_column(String(10))
+    trackers: Mapped[list[str]] = mapped_column(JSONDoc)
+    state: Mapped[str] = mapped_column(String(15), index=True)  # raised, acknowledged, cleared
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    zone: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    distance: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)

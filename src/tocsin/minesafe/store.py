@@ -1,0 +1,149 @@
+"""What the ingestion keeps: every position taken, each tracker's latest state, and alarms from the
+engine's events through their lifecycle — raised, acknowledged by an operator (who, when), cleared."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from tocsin.core import audit, live
+from tocsin.core.errors import DomainError
+from tocsin.minesafe.model import AlarmEvent, Report
+from tocsin.minesafe.models import Alarm, Position, Tracker
+from tocsin.minesafe.site import Site
+
+RAISED, ACKNOWLEDGED, CLEARED = "raised", "acknowledged", "cleared"
+OPEN = (RAISED, ACKNOWLEDGED)
+LEVELS = {"INFO": 0, "WARNING": 1, "DANGER": 2}
+TOPIC = "minesafe"  # live topic of the dispatch pages
+_POSITIONS = cast(Table, Position.__table__)
+
+
+def instant(t: float) -> datetime:
+    """Engine time (Unix seconds) as a UTC instant."""
+    return datetime.fromtimestamp(t, UTC)
+
+
+def save_reports(db: Session, reports: list[Report], sites: Mapping[str, Site]) -> None:
+    """Positions in one round trip, and each tracker's latest fix."""
+    if not reports:
+        return
+    rows = [_position_row(report, sites[report.site]) for report in reports]
+    db.execute(insert(_POSITIONS), rows)
+    latest: dict[str, dict[str, Any]] = {}
+    for report, row in zip(reports, rows, strict=True):
+        latest[report.tracker] = row | {"kind": report.kind.value}
+    known = {t.id: t for t in db.scalars(select(Tracker).where(Tracker.id.in_(latest)))}
+    for tracker_id, row in latest.items():
+        tracker = known.get(tracker_id) or _new_tracker(db, tracker_id, row)
+        if tracker.last_at is None or row["at"] > tracker.last_at:
+            _set_fix(tracker, row)
+
+
+def _position_row(report: Report, site: Site) -> dict[str, Any]:
+    latitude, longitude = site.grid.to_wgs84(report.x, report.y)
+    return {
+        "site": report.site,
+        "tracker": report.tracker,
+        "at": instant(report.t),
+        "x": report.x,
+        "y": report.y,
+        "latitude": latitude,
+        "longitude": longitude,
+        "speed": report.speed,
+        "heading": report.heading,
+        "sos": report.sos,
+    }
+
+
+def _new_tracker(db: Session, tracker_id: str, row: dict[str, Any]) -> Tracker:
+    tracker = Tracker(id=tracker_id, site=row["site"], kind=row["kind"], label="", sos=False, silent=False)
+    db.add(tracker)
+    return tracker
+
+
+def _set_fix(tracker: Tracker, row: dict[str, Any]) -> None:
+    tracker.last_at, tracker.x, tracker.y = row["at"], row["x"], row["y"]
+    tracker.latitude, tracker.longitude = row["latitude"], row["longitude"]
+    tracker.speed, tracker.heading, tracker.sos, tracker.silent = (
+        row["speed"],
+        row["heading"],
+        row["sos"],
+        False,
+    )
+
+
+def save_events(db: Session, events: Iterable[AlarmEvent], *, site: str, now: datetime) -> list[Alarm]:
+    """The engine's events applied to the alarms (and silent flags); returns the alarms changed, whose
+    numbers go to the dispatch pages live."""
+    changed = [alarm for event in events if (alarm := _apply(db, event, site)) is not None]
+    if changed:
+        db.flush()
+        live.publish(db, topic=TOPIC, data={"alarms": sorted({a.id for a in changed})}, now=now)
+    return changed
+
+
+def alarm_key(event: AlarmEvent) -> str:
+    """An alarm's identity across the engine's events: its type, its trackers, its zone."""
+    return "|".join([event.type, ",".join(sorted(event.ids)), event.zone or ""])[:300]
+
+
+def _apply(db: Session, event: AlarmEvent, site: str) -> Alarm | None:
+    if event.type == "silent":
+        _set_silent(db, event)
+    key, at = alarm_key(event), instant(event.t)
+    alarm = db.scalar(select(Alarm).where(Alarm.key == key, Alarm.state.in_(OPEN)).order_by(Alarm.id.desc()))
+    if event.state == "cleared":
+        if alarm is None:
+            return None
+        alarm.state, alarm.cleared_at, alarm.updated_at = CLEARED, at, at
+        return alarm
+    if event.state != "raised":
+        return None  # muted: the buzzer's business, the alarm stays as it is
+    if alarm is None:
+        alarm = Alarm(site=site, key=key, type=event.type, trackers=sorted(event.ids), raised_at=at)
+        alarm.state, alarm.level = RAISED, event.level.value
+        db.add(alarm)
+    elif LEVELS[event.level.value] > LEVELS.get(alarm.level, 0) and alarm.state == ACKNOWLEDGED:
+        alarm.state, alarm.acknowledged_at, alarm.acknowledged_by = RAISED, None, None  # worse: ack again
+    alarm.level, alarm.updated_at, alarm.zone = event.level.value, at, event.zone
+    alarm.distance = event.distance
+    alarm.detail = {k: v for k, v in event.detail.items()} | _geometry(event)
+    return alarm
+
+
+def _geometry(event: AlarmEvent) -> dict[str, float]:
+    found = {"cpa": event.cpa, "tcpa": event.tcpa}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def _set_silent(db: Session, event: AlarmEvent) -> None:
+    for tracker in db.scalars(select(Tracker).where(Tracker.id.in_(event.ids))):
+        tracker.silent = event.state == "raised"
+
+
+def acknowledge(db: Session, alarm_id: int, *, by: str, now: datetime) -> Alarm:
+    """An operator takes an alarm in hand; acknowledging twice changes nothing, a cleared alarm too
+    keeps who acknowledged it last. Audited."""
+    alarm = db.get(Alarm, alarm_id, with_for_update=True)
+    if alarm is None:
+        raise DomainError(f"no alarm {alarm_id}", field="id")
+    if alarm.acknowledged_at is None:
+        alarm.acknowledged_at, alarm.acknowledged_by = now, by[:100]
+        if alarm.state == RAISED:
+            alarm.state = ACKNOWLEDGED
+        alarm.updated_at = max(alarm.updated_at, now)
+        audit.record(
+            db,
+            at=now,
+            actor=by,
+            action="minesafe.alarm_acknowledged",
+            object_type="alarm",
+            object_id=alarm.id,
+        )
+        live.publish(db, topic=TOPIC, data={"alarms": [alarm.id]}, now=now)
+    return alarm
