@@ -7,6 +7,7 @@ Desk-specific helpers live in each desk's own ``tests/<desk>/support.py``; Playw
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import shutil
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -60,6 +61,26 @@ def wait_until(condition: Callable[[], T], *, what: str, timeout: float = 15.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: still not true after {timeout} s")
         time.sleep(0.02)
+
+
+def run_async(coroutine: Any, *, timeout: float = 120.0) -> Any:
+    """``asyncio.run`` on a thread of its own: a browser test of the same worker leaves Playwright's event
+    loop running on the main thread, where ``asyncio.run`` refuses to start."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # handed back to the caller below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"the coroutine did not finish within {timeout} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 def second_writer_queues(database, write_first: Callable, write_second: Callable) -> None:

@@ -65,13 +65,23 @@ def load_demo(database: Database, settings: Settings) -> None:
 
 
 def serve_demo(*, port: int) -> None:
-    """Run a worker in the background and serve on ``port`` until interrupted."""
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tocsin.cli", "worker", "--name", "demo-worker"], env=os.environ.copy()
-    )
+    """Run a worker (and, with the minesafe desk, the ingestion fed by the simulated quarry) in the
+    background and serve on ``port`` until interrupted."""
+    background = [_background("worker", "--name", "demo-worker")]
+    if "minesafe" in {desk.name for desk in desks.load(get_settings().desks)}:
+        background.append(
+            _background("minesafe", "ingest", "--simulate", "--quiet", "--udp", "off", "--osmand", "off")
+        )
     console.print(f"serving on [bold]http://127.0.0.1:{port}[/] (Ctrl-C to stop)")
     try:
         serve(get_settings(), host="127.0.0.1", port=port, workers=1)
     finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+        for process in background:
+            process.terminate()
+        for process in background:
+            process.wait(timeout=10)
+
+
+def _background(*command: str) -> subprocess.Popen[bytes]:
+    """``tocsin <command>`` in the background, with the demo's environment."""
+    return subprocess.Popen([sys.executable, "-m", "tocsin.cli", *command], env=os.environ.copy())

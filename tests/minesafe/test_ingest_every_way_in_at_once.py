@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tests.minesafe.uplink_fixtures import START, UDP_MAST, push_data, truck_frame
 from tests.mosquitto import Mosquitto
-from tests.support import free_port, wait_until
+from tests.support import free_port, run_async, wait_until
 from tocsin.minesafe.ingest import simulated
 from tocsin.minesafe.ingest.pipeline import Ingestion, Phone
 from tocsin.minesafe.ingest.recorder import Recorder
@@ -128,7 +128,7 @@ def test_a_taken_port_stops_the_runner_saying_so():
         listen = Listen(None, ("127.0.0.1", taken.getsockname()[1]), None)
         ingestion = Ingestion({SITE.name: SITE}, simulated.gateways(SITE))
         with pytest.raises(OSError):
-            asyncio.run(run(build(ingestion, on_events=lambda events: None), listen))
+            run_async(run(build(ingestion, on_events=lambda events: None), listen))
     finally:
         taken.close()
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.support import run_async
 from tocsin.minesafe.ingest import semtech
 from tocsin.minesafe.ingest.semtech import (
     PULL_ACK,
@@ -335,7 +336,7 @@ def test_a_real_push_data_is_acknowledged_and_its_frame_handed_on():
             transport.close()
             server.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_a_downlink_goes_to_where_pull_data_came_from():
@@ -355,7 +356,7 @@ def test_a_downlink_goes_to_where_pull_data_came_from():
             transport.close()
             server.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_garbage_and_failing_callbacks_are_counted_and_the_server_still_answers():
@@ -382,4 +383,4 @@ def test_garbage_and_failing_callbacks_are_counted_and_the_server_still_answers(
             transport.close()
             server.close()
 
-    asyncio.run(scenario())
+    run_async(scenario())

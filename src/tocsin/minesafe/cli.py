@@ -63,6 +63,10 @@ def ingest(
     osmand: str = typer.Option("0.0.0.0:5055", help="OsmAnd (Traccar Client) HTTP, HOST:PORT or off."),
     window_ms: float = typer.Option(40.0, min=1.0, max=1000.0, help="Engine batching window, ms."),
     keep: bool = typer.Option(True, "--store/--no-store", help="Keep positions and alarms in the database."),
+    simulate_masts: bool = typer.Option(
+        False, "--simulate", help="Feed it the quarry simulator live (through the broker when one answers)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="Do not print the alarm events."),
 ) -> None:
     """Take reports from gateways and phones into the engine; alarm events on stdout as JSON lines,
     counts on stderr when stopped (Ctrl-C). Positions and alarms go to TOCSIN_DATABASE_URL."""
@@ -73,7 +77,7 @@ def ingest(
 
     from rich.console import Console
 
-    from tocsin.minesafe.ingest.runner import Listen, build, run
+    from tocsin.minesafe.ingest.runner import Listen, broker_answers, build, feed_simulation, run
     from tocsin.minesafe.ingest.service import Broker
 
     site, gateways, phones = _ingest_setup(site_file, gateways_file, phones_file)
@@ -94,14 +98,21 @@ def ingest(
     recorder = _recorder(site) if keep else None
 
     def take_events(events: list[Any]) -> None:
-        print_events(events)
+        if not quiet:
+            print_events(events)
         if recorder is not None:
             recorder.add_events(events)
 
     on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
     service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
+    also = []
+    if simulate_masts:
+        if listen.broker is not None and not broker_answers(listen.broker):
+            Console(stderr=True).print(f"no MQTT broker at {mqtt}: the simulated masts feed in process")
+            listen.broker = None
+        also.append(lambda: feed_simulation(service, site, broker=listen.broker))
     try:
-        asyncio.run(run(service, listen, recorder=recorder))
+        asyncio.run(run(service, listen, recorder=recorder, also=also))
     except KeyboardInterrupt:
         pass
     finally:

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import aiomqtt
 import uvicorn
 
 from tocsin.minesafe.engine import Engine
+from tocsin.minesafe.ingest import simulated
 from tocsin.minesafe.ingest.osmand import PhoneFix, osmand_app
 from tocsin.minesafe.ingest.pipeline import Batcher, Ingestion
 from tocsin.minesafe.ingest.recorder import Recorder
 from tocsin.minesafe.ingest.semtech import ForwarderProtocol, serve_udp
 from tocsin.minesafe.ingest.service import Broker, IngestService
 from tocsin.minesafe.model import AlarmEvent, Report
+from tocsin.minesafe.simulator import SimConfig, simulate
+from tocsin.minesafe.site import Site
+
+SIMULATED_SECONDS = 3600.0
+REGION = "ru864"
 
 
 @dataclass
@@ -52,14 +62,20 @@ def build(
 
 
 async def run(
-    service: IngestService, listen: Listen, running: Running | None = None, recorder: Recorder | None = None
+    service: IngestService,
+    listen: Listen,
+    running: Running | None = None,
+    recorder: Recorder | None = None,
+    also: list[Callable[[], Any]] | None = None,
 ) -> None:
     """Run every transport of ``listen`` until cancelled; ``running.ready`` is set once all listen;
-    ``recorder``, if any, stores what is taken."""
+    ``recorder``, if any, stores what is taken; ``also``: more coroutines to run alongside (the demo's
+    simulated masts)."""
     running = running or Running(service)
     tasks = [asyncio.create_task(service.run_batches(), name="batches")]
     if recorder is not None:
         tasks.append(asyncio.create_task(recorder.run(), name="recorder"))
+    tasks += [asyncio.create_task(make()) for make in also or []]
     udp_transport = None
     try:
         if listen.broker is not None:
@@ -94,3 +110,44 @@ async def _start_osmand(service: IngestService, where: tuple[str, int], running:
             task.result()  # raises why it could not start (the port is taken…)
         await asyncio.sleep(0.01)
     return task
+
+
+async def feed_simulation(
+    service: IngestService,
+    site: Site,
+    *,
+    broker: Broker | None,
+    seed: int = 0,
+    speed: float = 1.0,
+    rounds: int | None = None,
+    seconds: float = SIMULATED_SECONDS,
+) -> None:
+    """The quarry simulator as live masts, for the demo: each simulated second is published as the masts'
+    bridges would (through ``broker`` when given, else handed to the service in process), paced at
+    ``speed`` simulated seconds per second, dated now; the scenario (``seconds`` long, an hour by
+    default) starts over ``rounds`` times (None: until cancelled)."""
+    client = (
+        aiomqtt.Client(broker.host, broker.port, identifier="tocsin-simulated-bridges") if broker else None
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        publisher = await stack.enter_async_context(client) if client is not None else None
+        done = 0
+        while rounds is None or done < rounds:
+            start = time.time()
+            for tick in simulate(site, SimConfig(seed=seed + done), seconds):
+                await asyncio.sleep(max(0.0, start + tick.t / speed - time.time()))
+                for topic, payload in simulated.messages(tick, site, start=start, region=REGION, json=True):
+                    if publisher is not None:
+                        await publisher.publish(topic, payload)
+                    else:
+                        service.accept_mqtt(topic, payload)
+            done += 1
+
+
+def broker_answers(broker: Broker, timeout: float = 0.5) -> bool:
+    """Whether something listens at the broker's address (the demo then goes through it)."""
+    try:
+        socket.create_connection((broker.host, broker.port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
