@@ -23,6 +23,7 @@ from rich.progress import Progress
 from scipy.spatial import cKDTree
 
 from harness import emit, machine, run_until_signalled
+from minesafe_ingest import run_ingest
 from tocsin.minesafe.engine import Engine, EngineConfig, closest_approach
 from tocsin.minesafe.model import Kind, Report
 
@@ -314,7 +315,12 @@ def main() -> None:
             "2,500 sites × 20 @ 1 Hz",
             2,
         )
-    result["ratios"] = ratios(result)
+        task = progress.add_task("ingestion paths", total=None)
+        result["ingest"] = run_ingest(60.0 if args.quick else 300.0)
+        progress.remove_task(task)
+    result["ratios"] = ratios(result) | {
+        "ingest_json_over_engine_per_report": result["ingest"]["ingest_json_over_engine_per_report"]
+    }
     result["memory"] = memory_of_engine(1000)
     result["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     emit(result)
