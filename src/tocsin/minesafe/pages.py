@@ -146,7 +146,9 @@ def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
         rows.append(TrackerRow(tracker, label, short, person, rings.get(tracker.id, ""), seen))
     rows.sort(key=lambda r: (not r.tracker.silent, not r.tracker.sos, not r.ring, _natural(r.tracker.id)))
     sos = [a for a in alarms if a.type == "sos" and a.state in store.OPEN]
-    names = {r.tracker.id: r.label or r.tracker.id for r in rows}
+    names = {key: label for key, label in labels.items() if label} | {
+        r.tracker.id: r.label for r in rows if r.label
+    }
     return {"trackers": rows, "alarms": alarms, "sos": sos, "names": names, "rings": rings}
 
 
