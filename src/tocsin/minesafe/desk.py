@@ -1,15 +1,23 @@
-"""The minesafe desk, declared once: tables, API, commands (its pages come with the dispatch room)."""
+"""The minesafe desk, declared once: tables, API, the dispatch room's page, commands, menu."""
 
-from tocsin.core.desk import Desk
-from tocsin.minesafe import api, cli
+from pathlib import Path
+
+from tocsin.core.desk import Desk, NavLink
+from tocsin.minesafe import api, cli, pages
+
+HERE = Path(__file__).parent
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    routers=[api.router],
+    routers=[api.router, pages.router],
     models=["tocsin.minesafe.models"],
     cli=cli.app,
+    templates={"minesafe": HERE / "templates"},
+    locales=HERE / "locales",
+    static=HERE / "static",
     languages=("ru", "en"),
     default_language="ru",
     timezone="Asia/Yekaterinburg",
+    nav=[NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES)],
 )

@@ -1,0 +1,212 @@
+"""The dispatch room's live page (``/minesafe/``): the site map drawn from the site's own geometry in
+site metres (grid, haul roads, hazard zones, masts, trackers by class, alarms ringed), the tracker list
+(silent ones first), the alarm feed (open ones first) with acknowledgement for operators, and an SOS
+banner. The page updates itself from the live topic ``minesafe`` (``core/static/live.js``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.core import auth, live
+from tocsin.core.errors import DomainError
+from tocsin.core.live.stream import live_stream
+from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
+from tocsin.core.web.inputs import BIGINT_KEY, names_a_row
+from tocsin.minesafe import store
+from tocsin.minesafe.model import Kind
+from tocsin.minesafe.models import Alarm, Tracker
+from tocsin.minesafe.site import Site, load_example_site
+
+router = APIRouter(prefix="/minesafe", include_in_schema=False)
+
+READER_ROLES, OPERATOR_ROLES = ("operator", "viewer"), ("operator",)
+READERS = require_staff(*READER_ROLES)
+OPERATORS = require_staff(*OPERATOR_ROLES)
+RECENT = timedelta(hours=24)  # closed alarms stay in the feed this long
+FEED_SIZE = 100
+LEVEL_ORDER = {"DANGER": 0, "WARNING": 1, "INFO": 2}
+
+ALARM_TYPES = {
+    "collision": "Collision danger",
+    "run_over": "Run-over danger",
+    "zone_approach": "Approaching a hazard zone",
+    "zone_entry": "Inside a hazard zone",
+    "overspeed": "Speeding",
+    "sos": "SOS",
+    "silent": "No signal",
+    "low_battery": "Low battery",
+}
+LEVELS = {"DANGER": "Danger", "WARNING": "Warning", "INFO": "Information"}
+STATES = {store.RAISED: "new", store.ACKNOWLEDGED: "acknowledged", store.CLEARED: "cleared"}
+KINDS = {
+    Kind.PERSON.value: "Person",
+    Kind.HAUL_TRUCK.value: "Haul truck",
+    Kind.EXCAVATOR.value: "Excavator",
+    Kind.BULLDOZER.value: "Bulldozer",
+    Kind.LIGHT_VEHICLE.value: "Light vehicle",
+    Kind.DRILL.value: "Drill rig",
+    Kind.LOCO.value: "Locomotive",
+}
+ZONE_KINDS = {
+    "blast": "Blast area",
+    "pit_edge": "Pit edge",
+    "unstable_slope": "Unstable slope",
+    "swing": "Excavator swing",
+    "speed": "Speed limit area",
+}
+
+
+@dataclass(frozen=True)
+class SiteMap:
+    """A site's geometry as SVG coordinates: x east, y flipped (SVG's y grows downwards)."""
+
+    site: Site
+
+    @property
+    def width(self) -> float:
+        return self.site.grid.width_m
+
+    @property
+    def height(self) -> float:
+        return self.site.grid.height_m
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        return round(x, 1), round(self.height - y, 1)
+
+    def points(self, line: Iterable[tuple[float, float]]) -> str:
+        return " ".join("{},{}".format(*self.point(x, y)) for x, y in line)
+
+    def mast(self, x: float, y: float, size: float = 30.0) -> str:
+        """A small triangle standing on the mast's position."""
+        sx, sy = self.point(x, y)
+        corners = [(sx, sy - size), (sx - size * 0.87, sy + size / 2), (sx + size * 0.87, sy + size / 2)]
+        return " ".join(f"{a:.1f},{b:.1f}" for a, b in corners)
+
+
+@dataclass(frozen=True)
+class TrackerRow:
+    tracker: Tracker
+    label: str
+    short: str
+    person: bool
+    ring: str  # "danger", "warning" or ""
+    seen_ago: timedelta | None
+
+
+@cache
+def the_site() -> Site:
+    """The site the dispatch room draws (one site per deployment so far: the example quarry)."""
+    return load_example_site()
+
+
+def _labels(site: Site) -> dict[str, str]:
+    return {site.tracker_key(number): info.label for number, info in site.trackers.items()}
+
+
+def _open_alarms_first(alarms: Sequence[Alarm]) -> list[Alarm]:
+    def order(alarm: Alarm) -> tuple[int, int, int, float]:
+        closed = alarm.state not in store.OPEN
+        waiting = alarm.state != store.RAISED
+        return (closed, waiting, LEVEL_ORDER.get(alarm.level, 3), -alarm.raised_at.timestamp())
+
+    return sorted(alarms, key=order)
+
+
+def _rings(alarms: Iterable[Alarm]) -> dict[str, str]:
+    rings: dict[str, str] = {}
+    for alarm in alarms:
+        if alarm.state not in store.OPEN or alarm.level not in ("DANGER", "WARNING"):
+            continue
+        for tracker in alarm.trackers:
+            if alarm.level == "DANGER" or rings.get(tracker) != "danger":
+                rings[tracker] = alarm.level.lower()
+    return rings
+
+
+def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
+    """What the page shows: trackers (silent first), alarms (open first), SOS alarms open."""
+    query = select(Alarm).where((Alarm.updated_at >= now - RECENT) | Alarm.state.in_(store.OPEN))
+    alarms = _open_alarms_first(list(db.scalars(query.order_by(Alarm.raised_at.desc()).limit(FEED_SIZE))))
+    rings, labels = _rings(alarms), _labels(site)
+    rows = []
+    for tracker in db.scalars(select(Tracker).order_by(Tracker.id)):
+        label = tracker.label or labels.get(tracker.id, "")
+        seen = None if tracker.last_at is None else max(now - tracker.last_at, timedelta(0))
+        short = tracker.id.rsplit(":", 1)[-1]
+        person = tracker.kind == Kind.PERSON.value
+        rows.append(TrackerRow(tracker, label, short, person, rings.get(tracker.id, ""), seen))
+    rows.sort(key=lambda r: (not r.tracker.silent, not r.tracker.sos, not r.ring, _natural(r.tracker.id)))
+    sos = [a for a in alarms if a.type == "sos" and a.state in store.OPEN]
+    names = {key: label for key, label in labels.items() if label} | {
+        r.tracker.id: r.label for r in rows if r.label
+    }
+    return {"trackers": rows, "alarms": alarms, "sos": sos, "names": names, "rings": rings}
+
+
+def _natural(key: str) -> tuple[str, int]:
+    head, _, tail = key.rpartition(":")
+    return (head, int(tail)) if tail.isdigit() else (key, -1)
+
+
+@router.get("/", response_class=HTMLResponse, name="minesafe_dispatch")
+def minesafe_dispatch(
+    request: Request,
+    acknowledged: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = DB,
+) -> Response:
+    """The dispatch room: map, trackers, alarm feed; updates itself."""
+    live_after = live.last_number(db)  # before the rows: a change after this reaches the page live
+    shell = shell_of(request)
+    now = shell.clock()
+    site = the_site()
+    can_acknowledge = bool(set(user.roles) & {"operator", "admin"})
+    return shell.render(
+        request,
+        "minesafe/dispatch.html",
+        site=site,
+        map=SiteMap(site),
+        now=now,
+        live_after=live_after,
+        can_acknowledge=can_acknowledge,
+        acknowledged=acknowledged if acknowledged.isdigit() else "",
+        ALARM_TYPES=ALARM_TYPES,
+        LEVELS=LEVELS,
+        STATES=STATES,
+        KINDS=KINDS,
+        ZONE_KINDS=ZONE_KINDS,
+        current="dispatch",
+        **dispatch_state(db, site, now),
+    )
+
+
+@router.get("/live", name="minesafe_live")
+def minesafe_live(request: Request, user: auth.StaffUser = Depends(READERS)) -> Response:
+    """Server-sent events for the dispatch room: alarms raised, changed, acknowledged."""
+    return live_stream(request, topics=(store.TOPIC,), roles=READER_ROLES)
+
+
+@router.post(
+    "/alarms/{alarm_id}/acknowledge", name="minesafe_acknowledge", dependencies=[Depends(check_csrf)]
+)
+def minesafe_acknowledge(
+    request: Request, alarm_id: int, user: auth.StaffUser = Depends(OPERATORS), db: Session = DB
+) -> Response:
+    """An operator takes an alarm in hand (who and when kept and audited); back to the dispatch room."""
+    shell = shell_of(request)
+    if not names_a_row(alarm_id, highest=BIGINT_KEY):
+        raise HTTPException(404, shell.gettext(request, "No alarm has this number."))
+    try:
+        store.acknowledge(db, alarm_id, by=user.username, now=shell.clock())
+    except DomainError:
+        raise HTTPException(404, shell.gettext(request, "No alarm has this number.")) from None
+    return RedirectResponse(path_to(request, "minesafe_dispatch", query={"acknowledged": alarm_id}), 303)
