@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
+from tocsin.core import live
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.db import Database
 from tocsin.minesafe import store
@@ -14,6 +15,7 @@ from tocsin.minesafe.model import AlarmEvent, Report
 from tocsin.minesafe.site import Site
 
 log = logging.getLogger(__name__)
+MOVED_EVERY_S = 1.0
 
 
 class Recorder:
@@ -26,6 +28,7 @@ class Recorder:
         self._events: list[AlarmEvent] = []
         self.written = 0  # reports written so far
         self.failures = 0
+        self._told_at: float | None = None  # when the pages were last told trackers moved
 
     def add_reports(self, reports: list[Report]) -> None:
         self._reports.extend(reports)
@@ -58,11 +61,21 @@ class Recorder:
         by_site: dict[str, list[AlarmEvent]] = {}
         for event in events:
             by_site.setdefault(self._site_of(event), []).append(event)
+        now = self.clock()
         with self.database.session() as db:
             store.save_reports(db, reports, self.sites)
             for site, site_events in by_site.items():
-                store.save_events(db, site_events, site=site, now=self.clock())
+                store.save_events(db, site_events, site=site, now=now)
+            if reports and self._may_tell(now.timestamp()):
+                live.publish(db, topic=store.TOPIC, data={"moved": len(reports)}, now=now)
         self.written += len(reports)
+
+    def _may_tell(self, now: float) -> bool:
+        """At most one "trackers moved" a second: the pages redraw from the stored state anyway."""
+        if self._told_at is not None and now - self._told_at < MOVED_EVERY_S:
+            return False
+        self._told_at = now
+        return True
 
     def _site_of(self, event: AlarmEvent) -> str:
         """An event's site: its first tracker's ("quarry:7", phones carry theirs in the registry)."""
