@@ -4,6 +4,7 @@ and the JSON API over it, for a signed-in operator or a partner's token; bad inp
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -172,3 +173,29 @@ def test_a_thousand_reports_are_one_insert_and_every_one_is_kept(database):
         assert db.scalar(select(func.max(Position.at))) == datetime.fromtimestamp(T0, UTC) + timedelta(
             seconds=49.95
         )
+
+
+def test_positions_export_as_csv_and_gpx_and_alarms_as_csv(database, client):
+    saved(database, [report(0, T0, 100.0), report(0, T0 + 1, 110.0)], [collision("raised", T0)])
+    sign_in(client, database, "op", ["operator"])
+    period = {"since": "2026-11-20T07:00:00Z", "until": "2026-11-20T09:00:00Z"}
+    csv_reply = client.get("/minesafe/api/trackers/quarry:0/positions.csv", params=period)
+    assert csv_reply.status_code == 200 and csv_reply.headers["content-type"].startswith("text/csv")
+    assert 'filename="quarry_0.csv"' in csv_reply.headers["content-disposition"]
+    lines = csv_reply.text.splitlines()
+    assert lines[0] == "time,latitude,longitude,x,y,speed_mps,heading,sos" and len(lines) == 3
+    assert lines[1].startswith("2026-11-20T08:00:00Z,")
+    gpx_reply = client.get("/minesafe/api/trackers/quarry:0/positions.gpx", params=period)
+    root = ElementTree.fromstring(gpx_reply.content)
+    ns = {"g": "http://www.topografix.com/GPX/1/1"}
+    points = root.findall("g:trk/g:trkseg/g:trkpt", ns)
+    assert root.get("version") == "1.1" and root.find("g:trk/g:name", ns).text == "quarry:0"
+    assert [p.find("g:time", ns).text for p in points] == ["2026-11-20T08:00:00Z", "2026-11-20T08:00:01Z"]
+    lat, lon = SITE.grid.to_wgs84(110.0, 400.0)
+    assert float(points[1].get("lat")) == pytest.approx(lat, abs=1e-6)
+    assert float(points[1].get("lon")) == pytest.approx(lon, abs=1e-6)
+    alarms_csv = client.get("/minesafe/api/alarms.csv").text.splitlines()
+    assert alarms_csv[0].startswith("id,site,type,level,trackers,state")
+    assert ",collision,WARNING,quarry:0 quarry:1,raised," in alarms_csv[1]
+    bad = client.get("/minesafe/api/trackers/quarry:0/positions.gpx", params={"since": "<x/>"})
+    assert bad.status_code == 400 and bad.json()["field"] == "since"

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.core.dates import instant
 from tocsin.core.errors import DomainError, NotFound
+from tocsin.core.exports import csv_text
 from tocsin.core.web import Db, shell_of, staff_or_partner
 from tocsin.minesafe import store
 from tocsin.minesafe.models import Alarm, Position, Tracker
@@ -23,6 +25,7 @@ READ = staff_or_partner("read:minesafe", "operator", "viewer")
 WRITE = staff_or_partner("write:minesafe", "operator")
 MAX_POSITIONS = 10_000
 MAX_PERIOD = timedelta(days=31)
+GPX_NAMESPACE = "http://www.topografix.com/GPX/1/1"
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -84,6 +87,70 @@ def positions(
     until: str | None = Query(None, description="RFC 3339, excluded; default: now"),
     _: str = Depends(READ),
 ) -> dict[str, Any]:
+    start, end = _period(request, db, tracker_id, since, until)
+    found = _positions(db, tracker_id, start, end)
+    return {"tracker": tracker_id, "since": rfc3339(start), "until": rfc3339(end), "positions": found}
+
+
+@router.get("/trackers/{tracker_id}/positions.csv", summary="The same positions as CSV")
+def positions_csv(
+    request: Request,
+    db: Db,
+    tracker_id: str = Path(max_length=80),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+    _: str = Depends(READ),
+) -> Response:
+    start, end = _period(request, db, tracker_id, since, until)
+    header = ["time", "latitude", "longitude", "x", "y", "speed_mps", "heading", "sos"]
+    rows = [[p[key] for key in header] for p in _positions(db, tracker_id, start, end)]
+    return Response(
+        csv_text([header, *rows]),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(f"{tracker_id}.csv"),
+    )
+
+
+@router.get("/trackers/{tracker_id}/positions.gpx", summary="The same positions as a GPX 1.1 track")
+def positions_gpx(
+    request: Request,
+    db: Db,
+    tracker_id: str = Path(max_length=80),
+    since: str | None = Query(None),
+    until: str | None = Query(None),
+    _: str = Depends(READ),
+) -> Response:
+    start, end = _period(request, db, tracker_id, since, until)
+    return Response(
+        gpx(tracker_id, _positions(db, tracker_id, start, end)),
+        media_type="application/gpx+xml",
+        headers=_attachment(f"{tracker_id}.gpx"),
+    )
+
+
+def gpx(name: str, found: list[dict[str, Any]]) -> bytes:
+    """A GPX 1.1 document with one track of ``found`` positions."""
+    root = ElementTree.Element("gpx", {"version": "1.1", "creator": "Tocsin", "xmlns": GPX_NAMESPACE})
+    track = ElementTree.SubElement(root, "trk")
+    ElementTree.SubElement(track, "name").text = name
+    segment = ElementTree.SubElement(track, "trkseg")
+    for p in found:
+        point = ElementTree.SubElement(
+            segment, "trkpt", {"lat": f"{p['latitude']:.7f}", "lon": f"{p['longitude']:.7f}"}
+        )
+        ElementTree.SubElement(point, "time").text = p["time"]
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
+    return {"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"}
+
+
+def _period(
+    request: Request, db: Session, tracker_id: str, since: str | None, until: str | None
+) -> tuple[datetime, datetime]:
+    """The period asked for (an hour before ``until`` by default, 31 days at most), of a known tracker."""
     if db.get(Tracker, tracker_id) is None:
         raise NotFound(f"no tracker {tracker_id!r}", field="tracker_id")
     end = instant(until, field="until") if until is not None else shell_of(request).clock()
@@ -92,12 +159,7 @@ def positions(
         raise DomainError("must be before until", field="since")
     if end - start > MAX_PERIOD:
         raise DomainError("a period of at most 31 days", field="since")
-    return {
-        "tracker": tracker_id,
-        "since": rfc3339(start),
-        "until": rfc3339(end),
-        "positions": _positions(db, tracker_id, start, end),
-    }
+    return start, end
 
 
 def _positions(db: Session, tracker_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -136,6 +198,19 @@ def alarms(
     return [
         alarm_json(a) for a in db.scalars(query.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(1000))
     ]
+
+
+@router.get("/alarms.csv", summary="The same alarms as CSV")
+def alarms_csv(
+    request: Request, db: Db, since: str | None = Query(None), who: str = Depends(READ)
+) -> Response:
+    found = alarms(request, db, since, who)
+    header = ["id", "site", "type", "level", "trackers", "state", "zone", "distance_m", "raised_at"]
+    header += ["acknowledged_at", "acknowledged_by", "cleared_at"]
+    rows = [[" ".join(a[k]) if k == "trackers" else a[k] for k in header] for a in found]
+    return Response(
+        csv_text([header, *rows]), media_type="text/csv; charset=utf-8", headers=_attachment("alarms.csv")
+    )
 
 
 @router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (who and when are kept and audited)")
