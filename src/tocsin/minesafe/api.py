@@ -5,6 +5,7 @@ viewer; acknowledging: operator) or a partner's bearer token with the scope ``re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree
@@ -78,53 +79,61 @@ def trackers(db: Db, _: str = Depends(READ)) -> list[dict[str, Any]]:
     return [tracker_json(t) for t in db.scalars(select(Tracker).order_by(Tracker.site, Tracker.id))]
 
 
-@router.get("/trackers/{tracker_id}/positions", summary="A tracker's positions over a period (oldest first)")
-def positions(
+@dataclass(frozen=True)
+class Asked:
+    """A known tracker and the period asked for (an hour before ``until`` by default, 31 days at most)."""
+
+    tracker: str
+    start: datetime
+    end: datetime
+
+
+def asked(
     request: Request,
     db: Db,
     tracker_id: str = Path(max_length=80),
     since: str | None = Query(None, description="RFC 3339; default: an hour before `until`"),
     until: str | None = Query(None, description="RFC 3339, excluded; default: now"),
-    _: str = Depends(READ),
-) -> dict[str, Any]:
-    start, end = _period(request, db, tracker_id, since, until)
-    found = _positions(db, tracker_id, start, end)
-    return {"tracker": tracker_id, "since": rfc3339(start), "until": rfc3339(end), "positions": found}
+) -> Asked:
+    if db.get(Tracker, tracker_id) is None:
+        raise NotFound(f"no tracker {tracker_id!r}", field="tracker_id")
+    end = instant(until, field="until") if until is not None else shell_of(request).clock()
+    start = instant(since, field="since") if since is not None else end - timedelta(hours=1)
+    if start >= end:
+        raise DomainError("must be before until", field="since")
+    if end - start > MAX_PERIOD:
+        raise DomainError("a period of at most 31 days", field="since")
+    return Asked(tracker_id, start, end)
+
+
+@router.get("/trackers/{tracker_id}/positions", summary="A tracker's positions over a period (oldest first)")
+def positions(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) -> dict[str, Any]:
+    found = _positions(db, period)
+    return {
+        "tracker": period.tracker,
+        "since": rfc3339(period.start),
+        "until": rfc3339(period.end),
+        "positions": found,
+    }
 
 
 @router.get("/trackers/{tracker_id}/positions.csv", summary="The same positions as CSV")
-def positions_csv(
-    request: Request,
-    db: Db,
-    tracker_id: str = Path(max_length=80),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    _: str = Depends(READ),
-) -> Response:
-    start, end = _period(request, db, tracker_id, since, until)
+def positions_csv(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) -> Response:
     header = ["time", "latitude", "longitude", "x", "y", "speed_mps", "heading", "sos"]
-    rows = [[p[key] for key in header] for p in _positions(db, tracker_id, start, end)]
+    rows = [[p[key] for key in header] for p in _positions(db, period)]
     return Response(
         csv_text([header, *rows]),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"{tracker_id}.csv"),
+        headers=_attachment(f"{period.tracker}.csv"),
     )
 
 
 @router.get("/trackers/{tracker_id}/positions.gpx", summary="The same positions as a GPX 1.1 track")
-def positions_gpx(
-    request: Request,
-    db: Db,
-    tracker_id: str = Path(max_length=80),
-    since: str | None = Query(None),
-    until: str | None = Query(None),
-    _: str = Depends(READ),
-) -> Response:
-    start, end = _period(request, db, tracker_id, since, until)
+def positions_gpx(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) -> Response:
     return Response(
-        gpx(tracker_id, _positions(db, tracker_id, start, end)),
+        gpx(period.tracker, _positions(db, period)),
         media_type="application/gpx+xml",
-        headers=_attachment(f"{tracker_id}.gpx"),
+        headers=_attachment(f"{period.tracker}.gpx"),
     )
 
 
@@ -147,25 +156,10 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"}
 
 
-def _period(
-    request: Request, db: Session, tracker_id: str, since: str | None, until: str | None
-) -> tuple[datetime, datetime]:
-    """The period asked for (an hour before ``until`` by default, 31 days at most), of a known tracker."""
-    if db.get(Tracker, tracker_id) is None:
-        raise NotFound(f"no tracker {tracker_id!r}", field="tracker_id")
-    end = instant(until, field="until") if until is not None else shell_of(request).clock()
-    start = instant(since, field="since") if since is not None else end - timedelta(hours=1)
-    if start >= end:
-        raise DomainError("must be before until", field="since")
-    if end - start > MAX_PERIOD:
-        raise DomainError("a period of at most 31 days", field="since")
-    return start, end
-
-
-def _positions(db: Session, tracker_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+def _positions(db: Session, period: Asked) -> list[dict[str, Any]]:
     query = (
         select(Position)
-        .where(Position.tracker == tracker_id, Position.at >= start, Position.at < end)
+        .where(Position.tracker == period.tracker, Position.at >= period.start, Position.at < period.end)
         .order_by(Position.at)
         .limit(MAX_POSITIONS)
     )
