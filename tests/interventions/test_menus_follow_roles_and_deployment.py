@@ -52,9 +52,10 @@ def test_someone_with_more_than_the_phone_page_gets_the_home_page(web, database)
 
 
 def test_a_language_without_a_catalog_is_neither_offered_nor_pretended(app, oi_config):
+    """German: no desk has a catalog for it (Russian has one since the minesafe desk's)."""
     with TestClient(app) as client:
-        page = client.get("/login?lang=ru").text
-    assert '<html lang="ru">' not in page and 'hreflang="ru"' not in page
+        page = client.get("/login?lang=de").text
+    assert '<html lang="de">' not in page and 'hreflang="de"' not in page
     assert 'hreflang="fr"' in page and 'hreflang="en"' in page
 
 
