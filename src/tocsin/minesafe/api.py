@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core.dates import instant
 from tocsin.core.errors import DomainError, NotFound
-from tocsin.core.exports import csv_text
+from tocsin.core.exports import Export, csv_text
 from tocsin.core.web import Db, shell_of, staff_or_partner
 from tocsin.minesafe import store
 from tocsin.minesafe.models import Alarm, Position, Tracker
@@ -27,6 +27,7 @@ WRITE = staff_or_partner("write:minesafe", "operator")
 MAX_POSITIONS = 10_000
 MAX_PERIOD = timedelta(days=31)
 GPX_NAMESPACE = "http://www.topografix.com/GPX/1/1"
+CSV = "text/csv; charset=utf-8"
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -121,20 +122,14 @@ def positions(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) ->
 def positions_csv(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) -> Response:
     header = ["time", "latitude", "longitude", "x", "y", "speed_mps", "heading", "sos"]
     rows = [[p[key] for key in header] for p in _positions(db, period)]
-    return Response(
-        csv_text([header, *rows]),
-        media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"{period.tracker}.csv"),
-    )
+    return Export(csv_text([header, *rows]).encode(), CSV, f"{period.tracker}.csv").response()
 
 
 @router.get("/trackers/{tracker_id}/positions.gpx", summary="The same positions as a GPX 1.1 track")
 def positions_gpx(db: Db, period: Asked = Depends(asked), _: str = Depends(READ)) -> Response:
-    return Response(
-        gpx(period.tracker, _positions(db, period)),
-        media_type="application/gpx+xml",
-        headers=_attachment(f"{period.tracker}.gpx"),
-    )
+    return Export(
+        gpx(period.tracker, _positions(db, period)), "application/gpx+xml", f"{period.tracker}.gpx"
+    ).response()
 
 
 def gpx(name: str, found: list[dict[str, Any]]) -> bytes:
@@ -149,11 +144,6 @@ def gpx(name: str, found: list[dict[str, Any]]) -> bytes:
         )
         ElementTree.SubElement(point, "time").text = p["time"]
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
-def _attachment(filename: str) -> dict[str, str]:
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
-    return {"Content-Disposition": f'attachment; filename="{safe}"', "Cache-Control": "no-store"}
 
 
 def _positions(db: Session, period: Asked) -> list[dict[str, Any]]:
@@ -202,9 +192,7 @@ def alarms_csv(
     header = ["id", "site", "type", "level", "trackers", "state", "zone", "distance_m", "raised_at"]
     header += ["acknowledged_at", "acknowledged_by", "cleared_at"]
     rows = [[" ".join(a[k]) if k == "trackers" else a[k] for k in header] for a in found]
-    return Response(
-        csv_text([header, *rows]), media_type="text/csv; charset=utf-8", headers=_attachment("alarms.csv")
-    )
+    return Export(csv_text([header, *rows]).encode(), CSV, "alarms.csv").response()
 
 
 @router.post("/alarms/{alarm_id}/ack", summary="Acknowledge an alarm (who and when are kept and audited)")

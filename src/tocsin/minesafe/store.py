@@ -112,7 +112,7 @@ def _apply(db: Session, event: AlarmEvent, site: str) -> Alarm | None:
         alarm.state, alarm.acknowledged_at, alarm.acknowledged_by = RAISED, None, None  # worse: ack again
     alarm.level, alarm.updated_at, alarm.zone = event.level.value, at, event.zone
     alarm.distance = event.distance
-    alarm.detail = {k: v for k, v in event.detail.items()} | _geometry(event)
+    alarm.detail = dict(event.detail) | _geometry(event)
     return alarm
 
 
