@@ -4,15 +4,14 @@ a truck heard by radio and a worker's phone closing on each other raise a run-ov
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import threading
 
 import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import func, select
 
+from tests.minesafe.runner_thread import RunnerThread
 from tests.minesafe.uplink_fixtures import START, UDP_MAST, push_data, truck_frame
 from tests.mosquitto import Mosquitto
 from tests.support import free_port, run_async, wait_until
@@ -48,24 +47,14 @@ class Ingest:
         on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
         self.service = build(ingestion, on_events=take, on_reports=on_reports)
         self.running = Running(self.service)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.listen = listen
-
-    def _run(self) -> None:
-        self.task = self.loop.create_task(run(self.service, self.listen, self.running, self.recorder))
-        self.loop.run_until_complete(asyncio.wait([self.task]))
+        self.thread = RunnerThread(self.running, run(self.service, listen, self.running, recorder))
 
     def start(self) -> Ingest:
         self.thread.start()
-        wait_until(self.running.ready.is_set, what="every transport to listen", timeout=20)
         return self
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive()
-        self.loop.close()
+        self.thread.stop()
 
 
 def test_a_phone_a_udp_mast_and_an_mqtt_mast_feed_one_engine_and_the_store(tmp_path, database):

@@ -74,10 +74,12 @@ def ingest(
     import dataclasses
     import json
     import sys
+    import threading
 
     from rich.console import Console
 
-    from tocsin.minesafe.ingest.runner import Listen, broker_answers, build, feed_simulation, run
+    from tocsin.minesafe.ingest import downlinks
+    from tocsin.minesafe.ingest.runner import Listen, Running, broker_answers, build, feed_simulation, run
     from tocsin.minesafe.ingest.service import Broker
 
     site, gateways, phones = _ingest_setup(site_file, gateways_file, phones_file)
@@ -95,7 +97,8 @@ def ingest(
         sys.stdout.flush()
 
     ingestion = Ingestion({site.name: site}, gateways, phones=phones)
-    recorder = _recorder(site) if keep else None
+    queued = threading.Event()
+    recorder = _recorder(site, lambda events: downlinks.plan(events, ingestion), queued) if keep else None
 
     def take_events(events: list[Any]) -> None:
         if not quiet:
@@ -105,14 +108,27 @@ def ingest(
 
     on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
     service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
+    running = Running(service)
     also = []
+    if recorder is not None:  # buzzer commands go through the outbox, so only with storage
+        also.append(
+            lambda: downlinks.serve(
+                recorder.database,
+                udp=lambda: running.udp,
+                mqtt=lambda: service.mqtt_client,
+                region=region,
+                json_of=service.json_of,
+                sites=lambda: [site.name],
+                woken=queued,
+            )
+        )
     if simulate_masts:
         if listen.broker is not None and not broker_answers(listen.broker):
             Console(stderr=True).print(f"no MQTT broker at {mqtt}: the simulated masts feed in process")
             listen.broker = None
         also.append(lambda: feed_simulation(service, site, broker=listen.broker))
     try:
-        asyncio.run(run(service, listen, recorder=recorder, also=also))
+        asyncio.run(run(service, listen, running, recorder=recorder, also=also))
     except KeyboardInterrupt:
         pass
     finally:
@@ -120,11 +136,11 @@ def ingest(
         Console(stderr=True).print_json(json.dumps(counts))
 
 
-def _recorder(site: Site) -> Any:
+def _recorder(site: Site, plan: Any, queued: Any) -> Any:
     from tocsin.cli import database
     from tocsin.minesafe.ingest.recorder import Recorder
 
-    return Recorder(database(), {site.name: site})
+    return Recorder(database(), {site.name: site}, plan=plan, queued=queued)
 
 
 def _address(value: str, option: str) -> tuple[str, int]:

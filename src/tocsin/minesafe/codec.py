@@ -3,6 +3,8 @@
 Tracker, 5 bytes: x 12 | y 11 | speed 8 (0.5 km/h) | sos 1 | id 5 | seq 3 (our use of the spare bits).
 Base station, 82 bytes: station 5 | DGNSS east 15 | north 15 (cm, two's complement) | 20 slots of
 x 12 | y 11 | speed 8 for tracker ids 0..19 (all ones = empty) | 1 pad bit, zero.
+Buzzer command (mast → tracker, our own layout), 2 bytes: id 5 | level 2 (0 silence, 1 info, 2 warning,
+3 danger) | spare 1, zero | seconds 8 (how long to sound, 0..255).
 Decoding never trusts the air: wrong lengths and impossible values raise DecodeError with a reason.
 """
 
@@ -26,6 +28,8 @@ SLOT_BITS = X_BITS + Y_BITS + SPEED_BITS  # 31
 STATION_BITS = STATION_ID_BITS + 2 * CORRECTION_BITS + STATION_SLOTS * SLOT_BITS  # 655
 STATION_BYTES = (STATION_BITS + 7) // 8  # 82
 STATION_PAD_BITS = STATION_BYTES * 8 - STATION_BITS  # 1
+BUZZER_BYTES = 2
+BUZZER_LEVELS = ("SILENCE", "INFO", "WARNING", "DANGER")
 CORRECTION_MIN = -(1 << (CORRECTION_BITS - 1))
 CORRECTION_MAX = (1 << (CORRECTION_BITS - 1)) - 1
 EMPTY_SLOT = (1 << SLOT_BITS) - 1
@@ -75,6 +79,15 @@ class StationPacket:
         return self.east_cm / 100.0, self.north_cm / 100.0
 
 
+@dataclass(frozen=True, slots=True)
+class BuzzerCommand:
+    """Sound the tracker's buzzer at ``level`` (one of BUZZER_LEVELS) for ``seconds``."""
+
+    id: int
+    level: str
+    seconds: int
+
+
 class _Bits:
     """An MSB-first bit accumulator over a Python integer."""
 
@@ -114,6 +127,28 @@ def encode_tracker(packet: TrackerPacket) -> bytes:
     bits.put(packet.id, ID_BITS, "id")
     bits.put(packet.seq, SEQ_BITS, "seq")
     return bits.to_bytes(TRACKER_BYTES)
+
+
+def encode_buzzer(command: BuzzerCommand) -> bytes:
+    """The 2 bytes a mast sends to sound one tracker's buzzer."""
+    if command.level not in BUZZER_LEVELS:
+        raise ValueError(f"level: {command.level!r} is not one of {BUZZER_LEVELS}")
+    bits = _Bits()
+    bits.put(command.id, ID_BITS, "id")
+    bits.put(BUZZER_LEVELS.index(command.level), 2, "level")
+    bits.put(0, 1, "spare")
+    bits.put(command.seconds, 8, "seconds")
+    return bits.to_bytes(BUZZER_BYTES)
+
+
+def decode_buzzer(data: bytes) -> BuzzerCommand:
+    """A buzzer command's fields (what a tracker's firmware reads); a set spare bit is refused."""
+    if not isinstance(data, bytes | bytearray) or len(data) != BUZZER_BYTES:
+        raise DecodeError(f"buzzer command must be {BUZZER_BYTES} bytes, got {_length(data)}")
+    value = int.from_bytes(data, "big")
+    if value >> 8 & 1:
+        raise DecodeError("buzzer command: the spare bit is set")
+    return BuzzerCommand(id=value >> 11, level=BUZZER_LEVELS[value >> 9 & 3], seconds=value & 0xFF)
 
 
 def decode_tracker(data: bytes) -> TrackerPacket:

@@ -1,6 +1,7 @@
 """Durable delivery on every channel: a message is written in the same transaction as the change that
 causes it (``enqueue``); workers deliver it through its channel's transport (HTTP, e-mail, SMS, Web
-Push), retry what is worth retrying on a schedule, and record every attempt and answer.
+Push, a desk's own radio link), retry what is worth retrying on a schedule, and record every attempt
+and answer.
 
 Modules: ``models`` (tables), ``queue`` (enqueue, result handlers, retry by hand, retention),
 ``worker`` (claims, leases, heartbeats, recording), ``transports/`` (one module per channel).
@@ -15,8 +16,10 @@ from tocsin.core.outbox.models import (
     HTTP,
     PENDING,
     PUSH,
+    RADIO,
     REJECTED,
     RETRY,
+    SHARED_CHANNELS,
     SMS,
     STATUSES,
     TECHNICAL,
@@ -55,8 +58,10 @@ __all__ = [
     "HTTP",
     "PENDING",
     "PUSH",
+    "RADIO",
     "REJECTED",
     "RETRY",
+    "SHARED_CHANNELS",
     "SMS",
     "STATUSES",
     "TECHNICAL",

@@ -28,6 +28,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PUSH = "push"
+    RADIO = "radio"  # a device on a desk's own radio network, sent by the process holding the link
 
 
 PENDING, DELIVERED, REJECTED, FAILED, CLOSED = Status
@@ -35,8 +36,11 @@ STATUSES = tuple(status.value for status in Status)
 # What one attempt concluded: RETRY (worth another try on the schedule) and TECHNICAL (our own set-up
 # failed, e.g. a channel with no gateway configured: the message fails at once) join the final ones.
 RETRY, TECHNICAL = "retry", "technical"
-HTTP, EMAIL, SMS, PUSH = Channel
+HTTP, EMAIL, SMS, PUSH, RADIO = Channel
 CHANNELS = tuple(channel.value for channel in Channel)
+# What any process's worker can send; a desk's own link (radio) is claimed only by the worker its
+# process runs with that link.
+SHARED_CHANNELS = (HTTP.value, EMAIL.value, SMS.value, PUSH.value)
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 

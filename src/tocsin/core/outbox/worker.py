@@ -13,7 +13,7 @@ import secrets
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from tocsin.core.outbox.models import (
     HTTP,
     PENDING,
     RETRY,
+    SHARED_CHANNELS,
     TECHNICAL,
     DeliveryAttempt,
     OutboundCredential,
@@ -66,8 +67,15 @@ class Worker:
         per_partner: int = 16,
         http: httpx.Client | None = None,
         transports: Mapping[str, Transport] | None = None,
+        channels: Collection[str] = SHARED_CHANNELS,
+        partners: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``channels``: what this worker claims (a desk's own link is claimed only by the worker of the
+        process holding it); ``partners``: if given, asked at each claim for the only partners this worker
+        may claim for (a process owning some sites of a desk)."""
         self.database = database
+        self.channels = tuple(channels)
+        self.partners = partners
         self.schedule = list(schedule)
         self.name = name[:60]
         self.owner = f"{self.name}:{secrets.token_hex(4)}"
@@ -146,7 +154,10 @@ class Worker:
             OutboxMessage.lease_until < now,
             OutboxMessage.lease_owner.in_(silent),
         )
-        return and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, free)
+        mine: Any = OutboxMessage.channel.in_(self.channels)
+        if self.partners is not None:
+            mine = and_(mine, OutboxMessage.partner.in_(list(self.partners())))
+        return and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now, free, mine)
 
     @staticmethod
     def _lock_due(db: Session, due: Any, partner: str, room: int) -> list[int]:

@@ -10,7 +10,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tocsin.minesafe.codec import (
     STATION_BYTES,
@@ -68,6 +68,7 @@ class Ingestion:
         self.gateways = {eui.lower(): name for eui, name in gateways.items()}
         self.merger = merger or UplinkMerger()
         self._last_t: dict[str, float] = {}  # each tracker's latest position taken: none twice, none older
+        self.heard: dict[str, Uplink] = {}  # each radio tracker's own latest frame (its first hearing)
         self.counts: Counter[str] = Counter()
 
     def reports(self, uplink: Uplink) -> list[Report]:
@@ -89,7 +90,21 @@ class Ingestion:
         except DecodeError:
             self.counts["refused:payload"] += 1
             return []
-        return self._fresh(found)
+        fresh = self._fresh(found)
+        if len(uplink.payload) == TRACKER_BYTES and fresh:
+            self.heard[fresh[0].tracker] = uplink
+        return fresh
+
+    def best_gateway(self, tracker: str) -> Uplink | None:
+        """How to reach a radio tracker: its latest frame's hearing by the mast that heard it loudest
+        (None for a phone, or a tracker not heard since this process started)."""
+        uplink = self.heard.get(tracker)
+        if uplink is None:
+            return None
+        best = self.merger.best_gateway(uplink.payload)
+        if best is None or best == uplink.gateway:
+            return uplink
+        return replace(uplink, gateway=best)
 
     def _fresh(self, found: list[Report]) -> list[Report]:
         """Only positions newer than the tracker's last: none twice, none going back in time."""

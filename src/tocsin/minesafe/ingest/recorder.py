@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 
 from tocsin.core import live
 from tocsin.core.clock import Clock, utc_now
 from tocsin.core.db import Database
 from tocsin.minesafe import store
+from tocsin.minesafe.ingest import downlinks
+from tocsin.minesafe.ingest.downlinks import Downlink
 from tocsin.minesafe.model import AlarmEvent, Report
 from tocsin.minesafe.site import Site
 
@@ -22,10 +25,22 @@ class Recorder:
     """Collects reports and events on the event loop; ``run`` writes them every ``every_s`` seconds, in
     order, from one worker thread (alarms after the positions of the same interval)."""
 
-    def __init__(self, database: Database, sites: Mapping[str, Site], *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        database: Database,
+        sites: Mapping[str, Site],
+        *,
+        clock: Clock = utc_now,
+        plan: Callable[[list[AlarmEvent]], list[Downlink]] | None = None,
+        queued: threading.Event | None = None,
+    ) -> None:
+        """``plan``: the buzzer commands a batch of events calls for (queued with its alarms);
+        ``queued``: set once commands are stored (it wakes the radio worker)."""
         self.database, self.sites, self.clock = database, dict(sites), clock
+        self.plan, self.queued = plan, queued
         self._reports: list[Report] = []
         self._events: list[AlarmEvent] = []
+        self._downlinks: list[Downlink] = []
         self.written = 0  # reports written so far
         self.failures = 0
         self._told_at: float | None = None  # when the pages were last told trackers moved
@@ -35,6 +50,8 @@ class Recorder:
 
     def add_events(self, events: list[AlarmEvent]) -> None:
         self._events.extend(events)
+        if self.plan is not None:
+            self._downlinks.extend(self.plan(events))
 
     async def run(self, every_s: float = 0.2) -> None:
         """Write what waits, every interval, until cancelled (what waits is written once more then)."""
@@ -46,18 +63,21 @@ class Recorder:
             await self.flush()
 
     async def flush(self) -> None:
-        reports, events = self._reports, self._events
+        reports, events, commands = self._reports, self._events, self._downlinks
         if not reports and not events:
             return
-        self._reports, self._events = [], []
+        self._reports, self._events, self._downlinks = [], [], []
         try:
-            await asyncio.to_thread(self._write, reports, events)
+            await asyncio.to_thread(self._write, reports, events, commands)
         except Exception as error:  # the database away for a moment: keep them for the next interval
             self.failures += 1
             log.warning("could not store %d reports and %d events: %s", len(reports), len(events), error)
-            self._reports[:0], self._events[:0] = reports, events
+            self._reports[:0], self._events[:0], self._downlinks[:0] = reports, events, commands
+            return
+        if commands and self.queued is not None:
+            self.queued.set()
 
-    def _write(self, reports: list[Report], events: list[AlarmEvent]) -> None:
+    def _write(self, reports: list[Report], events: list[AlarmEvent], commands: list[Downlink]) -> None:
         by_site: dict[str, list[AlarmEvent]] = {}
         for event in events:
             by_site.setdefault(self._site_of(event), []).append(event)
@@ -66,6 +86,7 @@ class Recorder:
             store.save_reports(db, reports, self.sites)
             for site, site_events in by_site.items():
                 store.save_events(db, site_events, site=site, now=now)
+            downlinks.queue(db, commands, now=now)
             if reports and self._may_tell(now.timestamp()):
                 live.publish(db, topic=store.TOPIC, data={"moved": len(reports)}, now=now)
         self.written += len(reports)

@@ -58,6 +58,8 @@ class IngestService:
     counts: Counter[str] = field(default_factory=Counter)
     masts: dict[str, MastHealth] = field(default_factory=dict)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    mqtt_client: aiomqtt.Client | None = None  # while connected: downlinks are published through it
+    json_of: dict[str, bool] = field(default_factory=dict)  # each gateway's marshaler, as last seen
 
     def accept_mqtt(self, topic: str, payload: bytes) -> None:
         """One message of the bridge; a bad one is counted under ``refused:<field>`` and dropped."""
@@ -67,6 +69,8 @@ class IngestService:
         except IngestError as error:
             self.counts[f"refused:{error.field}"] += 1
             return
+        if decoded is not None:
+            self.json_of[decoded.gateway] = payload[:1] == b"{"
         if isinstance(decoded, Uplink):
             self.accept_uplink(decoded)
         elif isinstance(decoded, MastStats):
@@ -109,11 +113,15 @@ class IngestService:
                     for topic in chirpstack.subscriptions(broker.region):
                         await client.subscribe(topic, qos=0)
                     self.connected.set()
+                    self.mqtt_client = client
                     async for message in client.messages:
                         self.accept_mqtt(str(message.topic), bytes(message.payload))
             except aiomqtt.MqttError as error:
+                self.mqtt_client = None
                 if self.connected.is_set():
                     self.counts["mqtt_reconnects"] += 1
                     log.warning("MQTT broker %s:%s lost: %s", broker.host, broker.port, error)
                 self.connected.clear()
                 await asyncio.sleep(self.reconnect_s)
+            finally:
+                self.mqtt_client = None
