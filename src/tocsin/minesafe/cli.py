@@ -49,6 +49,33 @@ if TYPE_CHECKING:
 
 
 @app.command()
+def duty(
+    shift: str = typer.Argument(..., help="day (08:00–20:00) or night (20:00–08:00), the site's local time."),
+    usernames: list[str] = typer.Argument(None, help="Staff to call in order, the shift supervisor first."),
+    site: str = typer.Option("quarry", help="The site's name."),
+) -> None:
+    """Set who is called (by SMS), in order, about a shift's SOS and danger alarms; with no names,
+    print the list."""
+    from rich.console import Console
+
+    from tocsin.cli import database
+    from tocsin.core.clock import utc_now
+    from tocsin.minesafe import alerts
+    from tocsin.minesafe.shifts import SHIFTS
+
+    if shift not in SHIFTS:
+        raise typer.BadParameter(f"one of {', '.join(SHIFTS)}", param_hint="SHIFT")
+    with database().session() as db:
+        if usernames:
+            try:
+                alerts.set_duty(db, site=site, shift=shift, usernames=usernames, actor="cli", now=utc_now())
+            except ValueError as error:
+                raise typer.BadParameter(str(error), param_hint="USERNAMES") from None
+        people = [user.username for user in alerts.duty_list(db, site, shift)]
+    Console().print(f"{site} {shift}: {' → '.join(people) or 'nobody'}")
+
+
+@app.command()
 def ingest(
     site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
     gateways_file: str | None = typer.Option(

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.minesafe import api, cli, pages
+from tocsin.minesafe import alerts, api, cli, demo, pages
 
 HERE = Path(__file__).parent
 
@@ -20,4 +20,7 @@ desk = Desk(
     default_language="ru",
     timezone="Asia/Yekaterinburg",
     nav=[NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES)],
+    jobs=[alerts.ESCALATE],
+    notifications=[alerts.ALARM],
+    demo=demo.load_demo,
 )

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.core.db import Base, JSONDoc, UTCDateTime
@@ -76,3 +86,24 @@ class Alarm(Base):
     zone: Mapped[str | None] = mapped_column(String(80), nullable=True)
     distance: Mapped[float | None] = mapped_column(Float, nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
+    # Who was called about it (SOS and DANGER): the step reached on the shift's duty list, and when.
+    notified_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Duty(Base):
+    """Who is called, in order, about a site's urgent alarms during a shift ("day" or "night"): the
+    shift supervisor first, then whoever the alarm escalates to when nobody acknowledges it."""
+
+    __tablename__ = "ms_duty"
+    __table_args__ = (
+        UniqueConstraint("site", "shift", "position"),
+        CheckConstraint("shift IN ('day', 'night')", name="shift_known"),
+        CheckConstraint("position >= 0", name="position_counted"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(60))
+    shift: Mapped[str] = mapped_column(String(5))
+    position: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)

@@ -25,6 +25,7 @@ from tocsin.minesafe import store
 from tocsin.minesafe.model import Kind
 from tocsin.minesafe.models import Alarm, Tracker
 from tocsin.minesafe.site import Site, load_example_site
+from tocsin.minesafe.words import ALARM_TYPES, LEVELS
 
 router = APIRouter(prefix="/minesafe", include_in_schema=False)
 
@@ -35,17 +36,6 @@ RECENT = timedelta(hours=24)  # closed alarms stay in the feed this long
 FEED_SIZE = 100
 LEVEL_ORDER = {"DANGER": 0, "WARNING": 1, "INFO": 2}
 
-ALARM_TYPES = {
-    "collision": "Collision danger",
-    "run_over": "Run-over danger",
-    "zone_approach": "Approaching a hazard zone",
-    "zone_entry": "Inside a hazard zone",
-    "overspeed": "Speeding",
-    "sos": "SOS",
-    "silent": "No signal",
-    "low_battery": "Low battery",
-}
-LEVELS = {"DANGER": "Danger", "WARNING": "Warning", "INFO": "Information"}
 STATES = {store.RAISED: "new", store.ACKNOWLEDGED: "acknowledged", store.CLEARED: "cleared"}
 KINDS = {
     Kind.PERSON.value: "Person",
@@ -109,7 +99,7 @@ def the_site() -> Site:
 
 
 def _labels(site: Site) -> dict[str, str]:
-    return {site.tracker_key(number): info.label for number, info in site.trackers.items()}
+    return site.labels()
 
 
 def _open_alarms_first(alarms: Sequence[Alarm]) -> list[Alarm]:

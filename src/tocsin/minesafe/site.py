@@ -159,6 +159,10 @@ class Site:
         """The engine's tracker name for a packet id, unique across sites ("quarry:7")."""
         return f"{self.name}:{tracker_id}"
 
+    def labels(self) -> dict[str, str]:
+        """Each tracker's name for people ("quarry:7" → "БелАЗ-7547 №2")."""
+        return {self.tracker_key(number): info.label for number, info in self.trackers.items()}
+
     def road(self, name: str) -> Road:
         for road in self.roads:
             if road.name == name:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.core import audit, live
 from tocsin.core.errors import DomainError
+from tocsin.minesafe import alerts
 from tocsin.minesafe.model import AlarmEvent, Report
 from tocsin.minesafe.models import Alarm, Position, Tracker
 from tocsin.minesafe.site import Site
@@ -83,6 +84,7 @@ def save_events(db: Session, events: Iterable[AlarmEvent], *, site: str, now: da
     changed = [alarm for event in events if (alarm := _apply(db, event, site)) is not None]
     if changed:
         db.flush()
+        alerts.first_call(db, changed, now=now)
         live.publish(db, topic=TOPIC, data={"alarms": sorted({a.id for a in changed})}, now=now)
     return changed
 
@@ -110,6 +112,7 @@ def _apply(db: Session, event: AlarmEvent, site: str) -> Alarm | None:
         db.add(alarm)
     elif LEVELS[event.level.value] > LEVELS.get(alarm.level, 0) and alarm.state == ACKNOWLEDGED:
         alarm.state, alarm.acknowledged_at, alarm.acknowledged_by = RAISED, None, None  # worse: ack again
+        alarm.notified_step, alarm.notified_at = None, None  # and call people again
     alarm.level, alarm.updated_at, alarm.zone = event.level.value, at, event.zone
     alarm.distance = event.distance
     alarm.detail = dict(event.detail) | _geometry(event)
