@@ -14,6 +14,7 @@ CORE_MODELS = (
     "tocsin.core.orgs",
     "tocsin.core.files.store",
     "tocsin.core.live.events",
+    "tocsin.core.leases",
     "tocsin.core.outbox",
     "tocsin.core.scheduler",
 )

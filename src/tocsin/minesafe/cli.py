@@ -94,6 +94,11 @@ def ingest(
         False, "--simulate", help="Feed it the quarry simulator live (through the broker when one answers)."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="Do not print the alarm events."),
+    own: list[str] = typer.Option(
+        None, "--own", help="Sites this process owns (comma-separated); with --standby, sites are leased."
+    ),
+    standby: list[str] = typer.Option(None, "--standby", help="Sites it takes over when their owner stops."),
+    shard_name: str | None = typer.Option(None, "--shard-name", help="This process's name in the leases."),
 ) -> None:
     """Take reports from gateways and phones into the engine; alarm events on stdout as JSON lines,
     counts on stderr when stopped (Ctrl-C). Positions and alarms go to TOCSIN_DATABASE_URL."""
@@ -137,6 +142,11 @@ def ingest(
     service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
     running = Running(service)
     also = []
+    taking: Any = lambda: [site.name]  # noqa: E731
+    if own or standby:
+        shards = _shards(recorder, service, site, own or [], standby or [], shard_name)
+        also.append(shards.run)
+        taking = lambda: sorted(shards.held)  # noqa: E731
     if recorder is not None:  # buzzer commands go through the outbox, so only with storage
         also.append(
             lambda: downlinks.serve(
@@ -145,7 +155,7 @@ def ingest(
                 mqtt=lambda: service.mqtt_client,
                 region=region,
                 json_of=service.json_of,
-                sites=lambda: [site.name],
+                sites=taking,
                 woken=queued,
             )
         )
@@ -161,6 +171,24 @@ def ingest(
     finally:
         counts = dict(ingestion.counts) | {f"service:{k}": v for k, v in service.counts.items()}
         Console(stderr=True).print_json(json.dumps(counts))
+
+
+def _shards(
+    recorder: Any, service: Any, site: Site, own: list[str], standby: list[str], name: str | None
+) -> Any:
+    from tocsin.minesafe.ingest.shards import Shards, attach, default_name, sites_of
+
+    if recorder is None:
+        raise typer.BadParameter("sites are leased through the database: drop --no-store", param_hint="--own")
+    owned, standing = sites_of(own), sites_of(standby)
+    unknown = sorted(set(owned + standing) - {site.name})
+    if unknown:
+        raise typer.BadParameter(
+            f"no site named {', '.join(unknown)} (known: {site.name})", param_hint="--own"
+        )
+    shards = Shards(recorder.database, owned, standing, name=name or default_name())
+    attach(shards, service)
+    return shards
 
 
 def _recorder(site: Site, plan: Any, queued: Any) -> Any:

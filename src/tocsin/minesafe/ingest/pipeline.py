@@ -69,6 +69,7 @@ class Ingestion:
         self.merger = merger or UplinkMerger()
         self._last_t: dict[str, float] = {}  # each tracker's latest position taken: none twice, none older
         self.heard: dict[str, Uplink] = {}  # each radio tracker's own latest frame (its first hearing)
+        self.taken: set[str] | None = None  # the sites this process takes now (None: all of them)
         self.counts: Counter[str] = Counter()
 
     def reports(self, uplink: Uplink) -> list[Report]:
@@ -76,6 +77,9 @@ class Ingestion:
         site_name = self.gateways.get(uplink.gateway)
         if site_name is None:
             self.counts["refused:gateway"] += 1
+            return []
+        if self.taken is not None and site_name not in self.taken:
+            self.counts["not_mine"] += 1
             return []
         if not uplink.crc_ok:
             self.counts["bad_crc"] += 1
@@ -94,6 +98,11 @@ class Ingestion:
         if len(uplink.payload) == TRACKER_BYTES and fresh:
             self.heard[fresh[0].tracker] = uplink
         return fresh
+
+    def takes(self, gateway: str) -> bool:
+        """Whether this process takes a mast's traffic now (an unknown mast's is taken, to be counted)."""
+        site = self.gateways.get(gateway)
+        return site is None or self.taken is None or site in self.taken
 
     def best_gateway(self, tracker: str) -> Uplink | None:
         """How to reach a radio tracker: its latest frame's hearing by the mast that heard it loudest
@@ -126,6 +135,9 @@ class Ingestion:
             if phone is None:
                 self.counts["refused:device"] += 1
                 continue
+            if self.taken is not None and phone.site not in self.taken:
+                self.counts["not_mine"] += 1
+                continue
             reports.append(self._phone_report(fix, phone))
         return self._fresh(reports)
 
@@ -155,21 +167,34 @@ class Ingestion:
 
 
 class Batcher:
-    """Collects reports and hands them to the engine in one call per window (``window_s``), so a
-    report's alarm waits at most one window; ``on_events`` gets the engine's alarm events."""
+    """Collects reports and hands them to the engines in one call per site per window (``window_s``), so a
+    report's alarm waits at most one window; ``on_events`` gets the engines' alarm events.
+
+    One engine per site (``new_engine`` makes them): trackers of two quarries, each in its own site
+    metres, are never compared, and a site handed to another process is dropped whole (``drop``).
+    ``tick`` advances each engine's clock so that silent trackers are noticed: engine time is the
+    reports' own (GPS) time, carried forward by the time elapsed since the newest report arrived."""
 
     def __init__(
         self,
-        engine: Engine,
+        new_engine: Callable[[], Engine],
         on_events: Callable[[list[AlarmEvent]], None],
         *,
         window_s: float = 0.04,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.engine, self.on_events = engine, on_events
+        self.new_engine, self.on_events = new_engine, on_events
         self.window_s, self.clock = window_s, clock
+        self.engines: dict[str, Engine] = {}
         self._pending: list[Report] = []
         self._opened: float | None = None
+        self._newest: dict[str, tuple[float, float]] = {}  # site → (newest report time, when it came)
+
+    def engine(self, site: str) -> Engine:
+        found = self.engines.get(site)
+        if found is None:
+            found = self.engines[site] = self.new_engine()
+        return found
 
     def add(self, reports: list[Report]) -> None:
         """Queue reports; the window opens with the first one."""
@@ -184,10 +209,33 @@ class Batcher:
         return max(0.0, self._opened + self.window_s - self.clock())
 
     def flush(self) -> int:
-        """Run what waits through the engine (in arrival order); returns how many reports it checked."""
+        """Run what waits through each site's engine (in arrival order); returns how many it checked."""
         pending, self._pending, self._opened = self._pending, [], None
-        if pending:
-            events = self.engine.ingest_many(pending)
+        by_site: dict[str, list[Report]] = {}
+        for report in pending:
+            by_site.setdefault(report.site, []).append(report)
+        arrived = self.clock()
+        for site, reports in by_site.items():
+            newest = max(report.t for report in reports)
+            if newest > self._newest.get(site, (-math.inf, 0.0))[0]:
+                self._newest[site] = (newest, arrived)
+            events = self.engine(site).ingest_many(reports)
             if events:
                 self.on_events(events)
         return len(pending)
+
+    def tick(self) -> int:
+        """Advance every engine's clock; returns how many events (silent trackers) it raised."""
+        raised = 0
+        for site, (newest, arrived) in list(self._newest.items()):
+            events = self.engine(site).tick(newest + self.clock() - arrived)
+            if events:
+                raised += len(events)
+                self.on_events(events)
+        return raised
+
+    def drop(self, site: str) -> None:
+        """Forget a site (handed to another process): its engine, its waiting reports."""
+        self.engines.pop(site, None)
+        self._newest.pop(site, None)
+        self._pending = [report for report in self._pending if report.site != site]

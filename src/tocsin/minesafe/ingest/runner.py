@@ -54,10 +54,10 @@ def build(
     on_events: Callable[[list[AlarmEvent]], None],
     on_reports: Callable[[list[Report]], None] = lambda reports: None,
     window_s: float = 0.04,
-    engine: Engine | None = None,
+    new_engine: Callable[[], Engine] = Engine,
 ) -> IngestService:
-    """The service for ``ingestion``'s sites, its engine fed in windows of ``window_s``."""
-    batcher = Batcher(engine or Engine(), on_events, window_s=window_s)
+    """The service for ``ingestion``'s sites, one engine per site fed in windows of ``window_s``."""
+    batcher = Batcher(new_engine, on_events, window_s=window_s)
     return IngestService(ingestion, batcher, on_reports=on_reports)
 
 

@@ -65,6 +65,9 @@ class IngestService:
         """One message of the bridge; a bad one is counted under ``refused:<field>`` and dropped."""
         self.counts["mqtt_messages"] += 1
         try:
+            if not self.ingestion.takes(chirpstack.parse_topic(topic).gateway):
+                self.counts["not_mine"] += 1  # another process's site: not even decoded
+                return
             decoded = chirpstack.decode(topic, payload, now=self.clock())
         except IngestError as error:
             self.counts[f"refused:{error.field}"] += 1
@@ -97,13 +100,18 @@ class IngestService:
     def _mast(self, gateway: str) -> MastHealth:
         return self.masts.setdefault(gateway, MastHealth())
 
-    async def run_batches(self) -> None:
-        """Close each batching window on time (the engine is called here and nowhere else)."""
+    async def run_batches(self, tick_s: float = 1.0) -> None:
+        """Close each batching window on time, and advance the engines' clocks every ``tick_s`` so
+        silent trackers are noticed (the engines are called here and nowhere else)."""
+        ticked = time.monotonic()
         while True:
             due = self.batcher.due_in()
             await asyncio.sleep(self.batcher.window_s if due is None else due)
             if self.batcher.due_in() == 0.0:
                 self.batcher.flush()
+            if time.monotonic() - ticked >= tick_s:
+                ticked = time.monotonic()
+                self.batcher.tick()
 
     async def run_mqtt(self, broker: Broker) -> None:
         """Subscribe to the bridge's topics and take every message, reconnecting when the broker goes."""
