@@ -106,6 +106,10 @@ def ingest(
     on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
     service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
     also = []
+    if recorder is not None:  # the masts' health too, for the dispatch room's "Masts"
+        from tocsin.minesafe.ingest.masts import keep_masts
+
+        also.append(lambda: keep_masts(service, recorder.database))
     if simulate_masts:
         if listen.broker is not None and not broker_answers(listen.broker):
             Console(stderr=True).print(f"no MQTT broker at {mqtt}: the simulated masts feed in process")
