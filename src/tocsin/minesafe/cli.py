@@ -159,6 +159,10 @@ def ingest(
                 woken=queued,
             )
         )
+    if recorder is not None:  # the masts' health too, for the dispatch room's "Masts"
+        from tocsin.minesafe.ingest.masts import keep_masts
+
+        also.append(lambda: keep_masts(service, recorder.database))
     if simulate_masts:
         if listen.broker is not None and not broker_answers(listen.broker):
             Console(stderr=True).print(f"no MQTT broker at {mqtt}: the simulated masts feed in process")

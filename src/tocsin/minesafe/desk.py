@@ -3,14 +3,14 @@
 from pathlib import Path
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.minesafe import alerts, api, cli, demo, pages
+from tocsin.minesafe import alerts, api, cli, demo, muster, pages
 
 HERE = Path(__file__).parent
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    routers=[api.router, pages.router],
+    routers=[api.router, pages.router, muster.router],
     models=["tocsin.minesafe.models"],
     cli=cli.app,
     templates={"minesafe": HERE / "templates"},
@@ -19,7 +19,11 @@ desk = Desk(
     languages=("ru", "en"),
     default_language="ru",
     timezone="Asia/Yekaterinburg",
-    nav=[NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES)],
+    nav=[
+        NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES),
+        NavLink("Who is in the pit", "minesafe_muster", pages.READER_ROLES),
+        NavLink("Gatehouse", "minesafe_gatehouse", pages.READER_ROLES),
+    ],
     jobs=[alerts.ESCALATE],
     notifications=[alerts.ALARM],
     demo=demo.load_demo,

@@ -107,3 +107,20 @@ class Duty(Base):
     shift: Mapped[str] = mapped_column(String(5))
     position: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+
+
+class Mast(Base):
+    """A mast's (gateway's) health as ingestion last saw it: connection state, the last frame heard and its
+    link quality, the frame counters of its last status; written by ``ingest.masts.keep_masts``."""
+
+    __tablename__ = "ms_mast"
+
+    gateway: Mapped[str] = mapped_column(String(16), primary_key=True)  # EUI, 16 lowercase hex digits
+    site: Mapped[str] = mapped_column(String(60), index=True)  # "" when no site of ours owns it
+    online: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # None: the bridge never said
+    last_heard: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_rssi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_snr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rx_received: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rx_ok: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

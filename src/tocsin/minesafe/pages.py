@@ -22,8 +22,9 @@ from tocsin.core.live.stream import live_stream
 from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
 from tocsin.core.web.inputs import BIGINT_KEY, names_a_row
 from tocsin.minesafe import store
+from tocsin.minesafe.ingest.masts import SILENT_AFTER
 from tocsin.minesafe.model import Kind
-from tocsin.minesafe.models import Alarm, Tracker
+from tocsin.minesafe.models import Alarm, Mast, Tracker
 from tocsin.minesafe.site import Site, load_example_site
 from tocsin.minesafe.words import ALARM_TYPES, LEVELS
 
@@ -80,6 +81,65 @@ class SiteMap:
         sx, sy = self.point(x, y)
         corners = [(sx, sy - size), (sx - size * 0.87, sy + size / 2), (sx + size * 0.87, sy + size / 2)]
         return " ".join(f"{a:.1f},{b:.1f}" for a, b in corners)
+
+
+MAST_HEALTH = {
+    "working": "working",
+    "silent": "silent",
+    "offline": "offline",
+    "unknown": "no report yet",
+}
+
+
+@dataclass(frozen=True)
+class MastRow:
+    """A mast as the dispatch room shows it: its name (the site file's, else its EUI), what ingestion
+    stored of it (None: nothing yet), its health and whether that is a problem."""
+
+    name: str
+    gateway: str
+    stored: Mast | None
+    health: str  # working, silent (not heard for SILENT_AFTER), offline (the bridge says so), unknown
+    heard_ago: timedelta | None
+    x: float | None = None
+    y: float | None = None
+
+    @property
+    def problem(self) -> bool:
+        return self.health != "working"
+
+    @property
+    def key(self) -> str:
+        return self.gateway or self.name
+
+
+def mast_rows(db: Session, site: Site, now: datetime) -> list[MastRow]:
+    """The site's masts (those of its file, then any other gateway of the site ingestion heard),
+    problems first."""
+    from tocsin.minesafe.ingest.simulated import gateway_eui  # the demo's masts are named by their EUI
+
+    stored = {row.gateway: row for row in db.scalars(select(Mast).where(Mast.site == site.name))}
+    rows = []
+    for mast in site.masts:
+        gateway = gateway_eui(site, mast.id)
+        rows.append(_mast_row(mast.name, gateway, stored.pop(gateway, None), now, mast.x, mast.y))
+    rows += [_mast_row(gateway, gateway, row, now) for gateway, row in sorted(stored.items())]
+    return sorted(rows, key=lambda row: not row.problem)  # stable: the site file's order within
+
+
+def _mast_row(
+    name: str, gateway: str, row: Mast | None, now: datetime, x: float | None = None, y: float | None = None
+) -> MastRow:
+    heard = None if row is None or row.last_heard is None else max(now - row.last_heard, timedelta(0))
+    if row is None:
+        health = "unknown"
+    elif row.online is False:
+        health = "offline"
+    elif heard is None or heard > SILENT_AFTER:
+        health = "silent"
+    else:
+        health = "working"
+    return MastRow(name, gateway, row, health, heard, x, y)
 
 
 @dataclass(frozen=True)
@@ -139,7 +199,8 @@ def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
     names = {key: label for key, label in labels.items() if label} | {
         r.tracker.id: r.label for r in rows if r.label
     }
-    return {"trackers": rows, "alarms": alarms, "sos": sos, "names": names, "rings": rings}
+    masts = mast_rows(db, site, now)
+    return {"trackers": rows, "alarms": alarms, "sos": sos, "names": names, "rings": rings, "masts": masts}
 
 
 def _natural(key: str) -> tuple[str, int]:
@@ -174,6 +235,8 @@ def minesafe_dispatch(
         STATES=STATES,
         KINDS=KINDS,
         ZONE_KINDS=ZONE_KINDS,
+        MAST_HEALTH=MAST_HEALTH,
+        silent_after=SILENT_AFTER,
         current="dispatch",
         **dispatch_state(db, site, now),
     )
