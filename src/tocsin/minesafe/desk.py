@@ -1,16 +1,17 @@
-"""The minesafe desk, declared once: tables, API, the dispatch room's page, commands, menu."""
+"""The minesafe desk, declared once: tables, API, the dispatch room's pages (live, history, reports),
+commands, menu."""
 
 from pathlib import Path
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.minesafe import api, cli, pages
+from tocsin.minesafe import api, cli, pages, reports
 
 HERE = Path(__file__).parent
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    routers=[api.router, pages.router],
+    routers=[api.router, pages.router, reports.router],
     models=["tocsin.minesafe.models"],
     cli=cli.app,
     templates={"minesafe": HERE / "templates"},
@@ -19,5 +20,9 @@ desk = Desk(
     languages=("ru", "en"),
     default_language="ru",
     timezone="Asia/Yekaterinburg",
-    nav=[NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES)],
+    nav=[
+        NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES),
+        NavLink("History", "minesafe_playback", pages.READER_ROLES),
+        NavLink("Reports", "minesafe_reports", pages.READER_ROLES),
+    ],
 )
