@@ -48,12 +48,11 @@
     markers.forEach(function (m) {
       if (!m.node) return;
       var i = lastAtOrBefore(m.times, t);
-      m.node.classList.toggle("absent", i < 0);
-      if (i < 0) return;
-      var fix = m.track[i];
-      m.node.setAttribute("transform", "translate(" + fix[1] + "," + fix[2] + ")");
-      m.node.classList.toggle("stale", t - fix[0] > data.stale);
-      var ring = rings[m.node.dataset.tracker] || "";
+      var fix = i < 0 ? null : m.track[i];
+      var ring = fix ? rings[m.node.dataset.tracker] || "" : "";
+      m.node.classList.toggle("absent", !fix);
+      m.node.classList.toggle("stale", !!fix && t - fix[0] > data.stale);
+      if (fix) m.node.setAttribute("transform", "translate(" + fix[1] + "," + fix[2] + ")");
       m.node.classList.toggle("ring-danger", ring === "danger");
       m.node.classList.toggle("ring-warning", ring === "warning");
     });
