@@ -81,10 +81,4 @@ def test_the_slider_moves_the_trackers_and_highlights_the_alarms_open_then(page,
             page.screenshot(path=f"/tmp/{view}-{name}.png", full_page=True)
             page.screenshot(path=f"/tmp/{view}-{name}-top.png")
             width = page.evaluate("document.documentElement.scrollWidth")
-            if width > size[0]:
-                print(
-                    page.evaluate(
-                        """Array.from(document.querySelectorAll('main *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right)).join('\\n')"""
-                    )
-                )
             assert width <= size[0], f"{view} on a {name}: the page scrolls sideways ({width} px)"
