@@ -1,16 +1,17 @@
-"""The minesafe desk, declared once: tables, API, the dispatch room's page, commands, menu."""
+"""The minesafe desk, declared once: tables, API, the dispatch room's pages (live, history, reports),
+commands, menu."""
 
 from pathlib import Path
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.minesafe import alerts, api, cli, demo, muster, pages
+from tocsin.minesafe import alerts, api, cli, demo, muster, pages, reports
 
 HERE = Path(__file__).parent
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    routers=[api.router, pages.router, muster.router],
+    routers=[api.router, pages.router, muster.router, reports.router],
     models=["tocsin.minesafe.models"],
     cli=cli.app,
     templates={"minesafe": HERE / "templates"},
@@ -23,6 +24,8 @@ desk = Desk(
         NavLink("Dispatch room", "minesafe_dispatch", pages.READER_ROLES),
         NavLink("Who is in the pit", "minesafe_muster", pages.READER_ROLES),
         NavLink("Gatehouse", "minesafe_gatehouse", pages.READER_ROLES),
+        NavLink("History", "minesafe_playback", pages.READER_ROLES),
+        NavLink("Reports", "minesafe_reports", pages.READER_ROLES),
     ],
     jobs=[alerts.ESCALATE],
     notifications=[alerts.ALARM],
