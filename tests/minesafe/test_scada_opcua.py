@@ -5,6 +5,8 @@ the database with who), and is answered a Bad status — never a crashed server 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ pytestmark = pytest.mark.slow
 SITE = load_example_site()
 SITES = {SITE.name: SITE}
 NOW = time.time()
+TOCSIN = str(Path(sys.executable).parent / "tocsin")
 
 
 class Ingest:
@@ -266,10 +270,49 @@ async def _near(node: Node, value: float) -> bool:
     return found.StatusCode.is_good() and abs(found.Value.Value - value) <= 1.0
 
 
+def test_the_ingest_command_serves_the_stored_state_on_its_opcua_option(database):
+    stored(database, [report(3, NOW, 120.0, 80.0)])
+    port = free_port()
+    url = database.engine.url.render_as_string(hide_password=False)
+    command = [TOCSIN, "minesafe", "ingest", "--mqtt", "off", "--udp", "off", "--osmand", "off", "--quiet"]
+    process = subprocess.Popen(
+        [*command, "--opcua", f"127.0.0.1:{port}"],
+        env=os.environ | {"TOCSIN_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    async def read_x() -> float:
+        deadline = time.monotonic() + 30  # the command imports for a few seconds before it listens
+        while True:
+            try:
+                async with Client(f"opc.tcp://127.0.0.1:{port}/tocsin/minesafe/") as client:
+                    ns = await client.get_namespace_index(NAMESPACE)
+                    x = client.get_node(f"ns={ns};s=Minesafe.Trackers.quarry:3.X")
+                    return await until(partial(_value_of, x), what="the stored tracker")
+            except (OSError, TimeoutError):
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    try:
+        assert run_async(read_x(), timeout=90) == 120.0
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert process.returncode == 0
+
+
+async def _value_of(node: Node) -> Any:
+    found = await node.read_data_value(raise_on_bad_status=False)
+    return found.Value.Value if found.StatusCode.is_good() else None
+
+
 def test_a_bad_opcua_address_is_refused_naming_the_option():
-    tocsin = str(Path(sys.executable).parent / "tocsin")
     done = subprocess.run(
-        [tocsin, "minesafe", "ingest", "--opcua", "nowhere"], capture_output=True, text=True, timeout=60
+        [TOCSIN, "minesafe", "ingest", "--opcua", "nowhere"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "--opcua" in done.stderr and "HOST:PORT" in done.stderr

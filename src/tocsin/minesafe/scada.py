@@ -342,7 +342,7 @@ class Scada:
 
     def _acknowledge_in_db(self, alarm_id: int, operator: str) -> dict[str, Any]:
         with self.database.session() as db:
-            alarm = db.get(Alarm, alarm_id) if 0 < alarm_id < 2**63 else None
+            alarm = db.get(Alarm, alarm_id, with_for_update=True) if 0 < alarm_id < 2**63 else None
             if alarm is None:
                 raise Refused(ua.StatusCodes.BadNotFound, f"no alarm {alarm_id}")
             if alarm.state == store.CLEARED:
