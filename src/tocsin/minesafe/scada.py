@@ -212,6 +212,7 @@ class Scada:
     async def run(self) -> None:
         """Refresh every ``every_s`` until cancelled; a failed refresh (the database away for a moment)
         is logged and the next one tried, so the ingestion never stops because of its SCADA."""
+        failing = False
         while True:
             started = time.monotonic()
             try:
@@ -220,7 +221,11 @@ class Scada:
                 raise
             except Exception:
                 self.failures += 1
-                log.exception("OPC UA refresh failed")
+                if not failing:  # once per outage, not twice a second
+                    log.exception("OPC UA refresh failed")
+                failing = True
+            else:
+                failing = False
             await asyncio.sleep(max(0.0, self.every_s - (time.monotonic() - started)))
 
     async def refresh(self) -> None:
@@ -282,8 +287,12 @@ class Scada:
     async def _add(self, parent: Node, node_id: str, name: str, kinds: dict[str, ua.VariantType]) -> Node:
         """An object and its variables, each starting as "no data" until its first value is written."""
         node = await self._object(parent, node_id, name)
-        for tag, kind in kinds.items():
-            await self._variable(node, f"{node_id}.{tag}", tag, kind)
+        try:
+            for tag, kind in kinds.items():
+                await self._variable(node, f"{node_id}.{tag}", tag, kind)
+        except Exception:  # none half-built: the next refresh builds it again from nothing
+            await self.server.delete_nodes([node], recursive=True)
+            raise
         # Building a thousand trackers' nodes takes seconds: let the engine's windows close meanwhile.
         await asyncio.sleep(0)
         return node
