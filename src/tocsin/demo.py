@@ -70,7 +70,18 @@ def serve_demo(*, port: int) -> None:
     background = [_background("worker", "--name", "demo-worker")]
     if "minesafe" in {desk.name for desk in desks.load(get_settings().desks)}:
         background.append(
-            _background("minesafe", "ingest", "--simulate", "--quiet", "--udp", "off", "--osmand", "off")
+            _background(
+                "minesafe",
+                "ingest",
+                "--simulate",
+                "--quiet",
+                "--udp",
+                "off",
+                "--osmand",
+                "off",
+                "--opcua",
+                "off",
+            )
         )
     console.print(f"serving on [bold]http://127.0.0.1:{port}[/] (Ctrl-C to stop)")
     try:

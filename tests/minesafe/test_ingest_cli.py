@@ -28,6 +28,8 @@ def test_it_takes_a_frame_and_reports_its_counts_when_stopped():
         "off",
         "--osmand",
         "off",
+        "--opcua",
+        "off",
         "--udp",
         f"127.0.0.1:{port}",
     ]

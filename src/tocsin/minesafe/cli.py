@@ -88,6 +88,7 @@ def ingest(
     region: str = typer.Option("ru864", help="The bridges' topic prefix ('' for none)."),
     udp: str = typer.Option("0.0.0.0:1700", help="Semtech UDP packet forwarder, HOST:PORT or off."),
     osmand: str = typer.Option("0.0.0.0:5055", help="OsmAnd (Traccar Client) HTTP, HOST:PORT or off."),
+    opcua: str = typer.Option("0.0.0.0:4840", help="OPC UA server for the SCADA, HOST:PORT or off."),
     window_ms: float = typer.Option(40.0, min=1.0, max=1000.0, help="Engine batching window, ms."),
     keep: bool = typer.Option(True, "--store/--no-store", help="Keep positions and alarms in the database."),
     simulate_masts: bool = typer.Option(
@@ -121,6 +122,7 @@ def ingest(
         broker=None if mqtt == "off" else Broker(*_address(mqtt, "--mqtt"), region=region),
         udp=None if udp == "off" else _address(udp, "--udp"),
         osmand=None if osmand == "off" else _address(osmand, "--osmand"),
+        opcua=None if opcua == "off" else _address(opcua, "--opcua"),
     )
 
     def print_events(events: list[Any]) -> None:
@@ -169,7 +171,8 @@ def ingest(
             listen.broker = None
         also.append(lambda: feed_simulation(service, site, broker=listen.broker))
     try:
-        asyncio.run(run(service, listen, running, recorder=recorder, also=also))
+        stored = _database() if listen.opcua is not None and recorder is None else None
+        asyncio.run(run(service, listen, running, recorder=recorder, also=also, database=stored))
     except KeyboardInterrupt:
         pass
     finally:
@@ -196,10 +199,15 @@ def _shards(
 
 
 def _recorder(site: Site, plan: Any, queued: Any) -> Any:
-    from tocsin.cli import database
     from tocsin.minesafe.ingest.recorder import Recorder
 
-    return Recorder(database(), {site.name: site}, plan=plan, queued=queued)
+    return Recorder(_database(), {site.name: site}, plan=plan, queued=queued)
+
+
+def _database() -> Any:
+    from tocsin.cli import database
+
+    return database()
 
 
 def _address(value: str, option: str) -> tuple[str, int]:

@@ -9,11 +9,12 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 import uvicorn
 
+from tocsin.core.db import Database
 from tocsin.minesafe.engine import Engine
 from tocsin.minesafe.ingest import simulated
 from tocsin.minesafe.ingest.osmand import PhoneFix, osmand_app
@@ -24,6 +25,9 @@ from tocsin.minesafe.ingest.service import Broker, IngestService
 from tocsin.minesafe.model import AlarmEvent, Report
 from tocsin.minesafe.simulator import SimConfig, simulate
 from tocsin.minesafe.site import Site
+
+if TYPE_CHECKING:
+    from tocsin.minesafe.scada import Scada
 
 SIMULATED_SECONDS = 3600.0
 REGION = "ru864"
@@ -36,6 +40,7 @@ class Listen:
     broker: Broker | None = field(default_factory=Broker)
     udp: tuple[str, int] | None = ("0.0.0.0", 1700)
     osmand: tuple[str, int] | None = ("0.0.0.0", 5055)
+    opcua: tuple[str, int] | None = None  # the SCADA's OPC UA server (``scada.py``); needs a database
 
 
 @dataclass
@@ -45,6 +50,7 @@ class Running:
     service: IngestService
     udp: ForwarderProtocol | None = None
     osmand_counts: object = None
+    scada: Scada | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -67,10 +73,11 @@ async def run(
     running: Running | None = None,
     recorder: Recorder | None = None,
     also: list[Callable[[], Any]] | None = None,
+    database: Database | None = None,
 ) -> None:
     """Run every transport of ``listen`` until cancelled; ``running.ready`` is set once all listen;
     ``recorder``, if any, stores what is taken; ``also``: more coroutines to run alongside (the demo's
-    simulated masts)."""
+    simulated masts); the OPC UA server shows ``database`` (by default the recorder's)."""
     running = running or Running(service)
     tasks = [asyncio.create_task(service.run_batches(), name="batches")]
     if recorder is not None:
@@ -85,6 +92,9 @@ async def run(
             udp_transport = await serve_udp(running.udp, *listen.udp)
         if listen.osmand is not None:
             tasks.append(await _start_osmand(service, listen.osmand, running))
+        if listen.opcua is not None:
+            running.scada = await _start_scada(service, listen.opcua, database or _database_of(recorder))
+            tasks.append(asyncio.create_task(running.scada.run(), name="opcua"))
         running.ready.set()
         await asyncio.gather(*tasks)
     finally:
@@ -94,6 +104,23 @@ async def run(
             await asyncio.gather(*tasks, return_exceptions=True)
         if udp_transport is not None:
             udp_transport.close()
+        if running.scada is not None:
+            await running.scada.stop()
+
+
+async def _start_scada(service: IngestService, where: tuple[str, int], database: Database) -> Scada:
+    from tocsin.minesafe.scada import Scada  # asyncua takes a while to import: only when asked for
+
+    host, port = where
+    scada = Scada(database, host=host, port=port, masts=service.masts, sites=list(service.ingestion.sites))
+    await scada.start()
+    return scada
+
+
+def _database_of(recorder: Recorder | None) -> Database:
+    if recorder is None:
+        raise ValueError("the OPC UA server shows the stored state: give a database or a recorder")
+    return recorder.database
 
 
 async def _start_osmand(service: IngestService, where: tuple[str, int], running: Running) -> asyncio.Task:
