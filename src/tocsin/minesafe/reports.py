@@ -246,7 +246,7 @@ def playback_markers(db: Session, period: Period, svg: SiteMap) -> tuple[list[Ma
             tracks[tracker.id] = [(int(before.at.timestamp()) - base, *svg.point(before.x, before.y))]
     for row in rows[:MAX_PLAYBACK_POSITIONS]:
         tracks.setdefault(row.tracker, []).append((int(row.at.timestamp()) - base, *svg.point(row.x, row.y)))
-    kinds = dict(db.execute(select(Tracker.id, Tracker.kind)).tuples().all())
+    kinds = dict(db.execute(select(Tracker.id, Tracker.kind)).all())
     for key in sorted(tracks, key=_natural):
         kind = kinds.get(key, "")
         short = key.rsplit(":", 1)[-1]
@@ -446,7 +446,7 @@ def per_tracker(db: Session, period: Period, kind: str, now: datetime) -> list[P
     )
     names = tracker_names(db)
     rows = []
-    for trackers, count, opened, total, dangers in db.execute(query).tuples():
+    for trackers, count, opened, total, dangers in db.execute(query):
         key = " ".join(trackers)
         rows.append(
             PerTracker(key, names.get(key, ""), count, opened or 0, max(int(total or 0), 0), dangers or 0)
@@ -457,7 +457,7 @@ def per_tracker(db: Session, period: Period, kind: str, now: datetime) -> list[P
 def battery_rows(db: Session, period: Period, now: datetime) -> list[PerTracker]:
     """Low-battery alarms per tracker, with each tracker's last known battery percent."""
     rows = per_tracker(db, period, "low_battery", now)
-    percents = dict(db.execute(select(Tracker.id, Tracker.battery_percent)).tuples().all())
+    percents = dict(db.execute(select(Tracker.id, Tracker.battery_percent)).all())
     return [
         PerTracker(r.tracker, r.label, r.alarms, r.still_open, r.seconds, r.danger, percents.get(r.tracker))
         for r in rows
@@ -498,7 +498,7 @@ def per_shift(db: Session, period: Period) -> list[ShiftRow]:
         .group_by(shift, Alarm.type, Alarm.level)
     )
     counts: dict[int, dict[tuple[str, str], int]] = {}
-    for index, kind, level, count in db.execute(query).tuples():
+    for index, kind, level, count in db.execute(query):
         counts.setdefault(int(index), {})[(kind, level)] = count
     return [ShiftRow(start, end, counts.get(index, {})) for index, (start, end) in enumerate(shifts)]
 
