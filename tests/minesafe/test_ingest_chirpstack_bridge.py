@@ -201,7 +201,7 @@ def test_a_mast_of_an_unknown_site_is_a_configuration_error():
 def test_the_batcher_hands_a_window_of_reports_to_the_engine_at_once():
     """Two trucks closing head-on, reported through the bridge, raise an alarm within one window."""
     pipeline, events, now = ingestion(), [], [0.0]
-    batcher = Batcher(Engine, events.extend, window_s=0.04, clock=lambda: now[0])
+    batcher = Batcher(lambda site: Engine(), events.extend, window_s=0.04, clock=lambda: now[0])
     assert batcher.due_in() is None
     for step in range(12):
         t = NOW + step

@@ -51,7 +51,7 @@ class Running:
     def __init__(self, port: int) -> None:
         self.events: list[AlarmEvent] = []
         self.reports: list[Report] = []
-        batcher = Batcher(Engine, self.events.extend, window_s=0.04)
+        batcher = Batcher(lambda site: Engine(), self.events.extend, window_s=0.04)
         ingestion = Ingestion({SITE.name: SITE}, simulated.gateways(SITE))
         self.loop = asyncio.new_event_loop()
         self.service = IngestService(ingestion, batcher, on_reports=self.reports.extend, reconnect_s=0.2)

@@ -19,6 +19,7 @@ import yaml
 
 from tocsin.minesafe.engine import Engine, EngineConfig
 from tocsin.minesafe.model import AlarmEvent, Kind, Report, Zone
+from tocsin.minesafe.site import Site
 
 KINDS = {k.value for k in Kind}
 DEFAULT_SITE = "default"
@@ -167,7 +168,11 @@ def load_setup(path: str | Path) -> SiteSetup:
 def _from_site(data: dict[str, Any]) -> SiteSetup:
     from tocsin.minesafe.site import parse_site
 
-    site = parse_site(data)
+    return site_setup(parse_site(data))
+
+
+def site_setup(site: Site) -> SiteSetup:
+    """A site's zones (its site-wide speed limits as one more zone) and its trackers' ids."""
     zones = list(site.zones)
     if site.speed_limits:
         w, h = site.grid.width_m, site.grid.height_m

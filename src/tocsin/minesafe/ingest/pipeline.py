@@ -24,6 +24,7 @@ from tocsin.minesafe.engine import Engine
 from tocsin.minesafe.ingest.osmand import PhoneFix
 from tocsin.minesafe.ingest.uplinks import Uplink, UplinkMerger
 from tocsin.minesafe.model import AlarmEvent, Kind, Report
+from tocsin.minesafe.replay import site_setup
 from tocsin.minesafe.site import Site
 
 
@@ -104,6 +105,12 @@ class Ingestion:
         site = self.gateways.get(gateway)
         return site is None or self.taken is None or site in self.taken
 
+    def engine_for(self, site: str) -> Engine:
+        """A new engine for one of our sites: its zones and speed limits, its trackers and phones."""
+        setup = site_setup(self.sites[site])
+        phones = {phone.tracker for phone in self.phones.values() if phone.site == site}
+        return Engine(None, setup.zones, registry=(setup.registry or frozenset()) | phones)
+
     def best_gateway(self, tracker: str) -> Uplink | None:
         """How to reach a radio tracker: its latest frame's hearing by the mast that heard it loudest
         (None for a phone, or a tracker not heard since this process started)."""
@@ -177,7 +184,7 @@ class Batcher:
 
     def __init__(
         self,
-        new_engine: Callable[[], Engine],
+        new_engine: Callable[[str], Engine],
         on_events: Callable[[list[AlarmEvent]], None],
         *,
         window_s: float = 0.04,
@@ -193,7 +200,7 @@ class Batcher:
     def engine(self, site: str) -> Engine:
         found = self.engines.get(site)
         if found is None:
-            found = self.engines[site] = self.new_engine()
+            found = self.engines[site] = self.new_engine(site)
         return found
 
     def add(self, reports: list[Report]) -> None:

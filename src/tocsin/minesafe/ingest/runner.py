@@ -60,10 +60,11 @@ def build(
     on_events: Callable[[list[AlarmEvent]], None],
     on_reports: Callable[[list[Report]], None] = lambda reports: None,
     window_s: float = 0.04,
-    new_engine: Callable[[], Engine] = Engine,
+    new_engine: Callable[[str], Engine] | None = None,
 ) -> IngestService:
-    """The service for ``ingestion``'s sites, one engine per site fed in windows of ``window_s``."""
-    batcher = Batcher(new_engine, on_events, window_s=window_s)
+    """The service for ``ingestion``'s sites, one engine per site (by default with the site's zones,
+    speed limits and trackers) fed in windows of ``window_s``."""
+    batcher = Batcher(new_engine or ingestion.engine_for, on_events, window_s=window_s)
     return IngestService(ingestion, batcher, on_reports=on_reports)
 
 
