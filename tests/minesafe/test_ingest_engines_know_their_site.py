@@ -56,3 +56,25 @@ def test_the_site_speed_limit_catches_a_speeding_truck():
         service, f"{SITE.name}:0", Kind.HAUL_TRUCK, [(300.0 + 16.7 * i, 300.0) for i in range(8)], speed=fast
     )
     assert any(e.type == "overspeed" and e.ids == (f"{SITE.name}:0",) for e in events)
+
+
+def test_one_mast_falling_silent_loses_no_tracker_and_shows_in_its_health():
+    """The masts hear the same trackers: when one stops (its power lost), the others' copies carry on."""
+    from tocsin.minesafe.simulator import SimConfig, simulate
+
+    service, events = service_and_events()
+    silent = simulated.gateway_eui(SITE, SITE.masts[0].id)
+    for tick in simulate(SITE, SimConfig(seed=3, loss=0.0), 60):
+        for topic, payload in simulated.messages(tick, SITE, start=START, region="ru864", json=False):
+            if tick.t >= 30 and f"/{silent}/" in topic:
+                continue
+            service.accept_mqtt(topic, payload)
+        service.batcher.flush()
+        service.batcher.tick()  # a tracker only the silent mast heard would fall silent here
+    engine = service.batcher.engine(SITE.name)
+    assert service.masts[silent].last_heard is not None and service.masts[silent].last_heard < START + 30
+    others = [health.last_heard for gateway, health in service.masts.items() if gateway != silent]
+    assert others and min(others) >= START + 55
+    trackers = {f"{SITE.name}:{number}" for number in SITE.trackers}
+    assert all(engine.position(tracker) is not None for tracker in trackers)
+    assert not [e for e in events if e.type == "silent"]
