@@ -20,7 +20,7 @@ from tocsin.core.auth.staff import StaffUser
 from tocsin.core.scheduler import Job
 from tocsin.minesafe.models import Alarm, Duty
 from tocsin.minesafe.shifts import SHIFTS, shift_of
-from tocsin.minesafe.site import load_example_site
+from tocsin.minesafe.site import load_configured_site
 from tocsin.minesafe.words import ALARM_TYPES, LEVELS, catalog
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -128,7 +128,7 @@ def _call(db: Session, alarm: Alarm, *, start: int, now: datetime) -> int:
 @cache
 def _labels() -> dict[str, str]:
     """Trackers' names from the site file (one site per deployment so far: the example quarry)."""
-    return load_example_site().labels()
+    return load_configured_site().labels()
 
 
 def _context(alarm: Alarm, step: int) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 app = typer.Typer(help="Mine collision-warning desk: radio planner, simulator, replay.", no_args_is_help=True)
+SITE_HELP = "Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
 
 
 @app.command()
@@ -77,7 +78,9 @@ def duty(
 
 @app.command()
 def ingest(
-    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    site_file: str | None = typer.Option(
+        None, "--site", help="Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
+    ),
     gateways_file: str | None = typer.Option(
         None, "--gateways", help="YAML mapping gateway EUI → site name (default: the simulated masts)."
     ),
@@ -229,9 +232,9 @@ def _ingest_setup(
     from tocsin.minesafe.ingest import simulated
     from tocsin.minesafe.ingest.pipeline import Phone
     from tocsin.minesafe.model import Kind
-    from tocsin.minesafe.site import load_example_site, load_site
+    from tocsin.minesafe.site import load_configured_site, load_site
 
-    site = load_site(site_file) if site_file else load_example_site()
+    site = load_site(site_file) if site_file else load_configured_site()
     gateways = simulated.gateways(site)
     if gateways_file:
         raw = yaml.safe_load(Path(gateways_file).read_text(encoding="utf-8")) or {}
@@ -255,7 +258,9 @@ def _ingest_setup(
 
 @app.command(name="radio-plan")
 def radio_plan(
-    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    site_file: str | None = typer.Option(
+        None, "--site", help="Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
+    ),
     sf: list[int] = typer.Option([7, 8, 9], "--sf", help="Spreading factors (repeat the option)."),
     bw: list[float] = typer.Option([125.0, 250.0, 500.0], "--bw", help="Bandwidths in kHz (repeat)."),
     profile: str | None = typer.Option(None, help="Regional profile (EU868 or one in the site file)."),
@@ -266,9 +271,9 @@ def radio_plan(
     """Time on air, channel occupancy and duty cycle of the source's plans A, B and C."""
     from tocsin.minesafe import radio
     from tocsin.minesafe.accuracy import write_csv
-    from tocsin.minesafe.site import load_example_site, load_site
+    from tocsin.minesafe.site import load_configured_site, load_site
 
-    site = load_site(site_file) if site_file else load_example_site()
+    site = load_site(site_file) if site_file else load_configured_site()
     known = radio.profiles(site.radio)
     name = profile or site.radio.get("profile", radio.EU868.name)
     if name not in known:
@@ -339,7 +344,9 @@ def _print_plan(rows: list[dict[str, Any]], *, title: str) -> None:
 def simulate(
     minutes: float = typer.Option(10.0, min=0.0, help="Simulated time."),
     seed: int = typer.Option(0, help="Same seed, same run."),
-    site_file: str | None = typer.Option(None, "--site", help="Site YAML (default: the example quarry)."),
+    site_file: str | None = typer.Option(
+        None, "--site", help="Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
+    ),
     out: str | None = typer.Option(
         None, help="Directory for packets.jsonl, truth.jsonl, compliance.csv; '-' writes packets to stdout."
     ),
@@ -357,13 +364,13 @@ def simulate(
     from tocsin.minesafe.codec import Deduplicator
     from tocsin.minesafe.simulator import SimConfig
     from tocsin.minesafe.simulator import simulate as run
-    from tocsin.minesafe.site import load_example_site, load_site
+    from tocsin.minesafe.site import load_configured_site, load_site
 
     if out is None and reports is None:
         raise typer.BadParameter("give --out DIR|- and/or --reports FILE|-", param_hint="--out")
     if out == "-" and reports == "-":
         raise typer.BadParameter("only one of --out and --reports can be '-'", param_hint="--reports")
-    site = load_site(site_file) if site_file else load_example_site()
+    site = load_site(site_file) if site_file else load_configured_site()
     seconds = minutes * 60
     with (
         ExitStack() as files,

@@ -25,7 +25,7 @@ from tocsin.minesafe import store
 from tocsin.minesafe.ingest.masts import SILENT_AFTER
 from tocsin.minesafe.model import Kind
 from tocsin.minesafe.models import Alarm, Mast, Tracker
-from tocsin.minesafe.site import Site, load_example_site
+from tocsin.minesafe.site import Site, load_configured_site
 from tocsin.minesafe.words import ALARM_TYPES, LEVELS
 
 router = APIRouter(prefix="/minesafe", include_in_schema=False)
@@ -154,8 +154,8 @@ class TrackerRow:
 
 @cache
 def the_site() -> Site:
-    """The site the dispatch room draws (one site per deployment so far: the example quarry)."""
-    return load_example_site()
+    """The site the dispatch room draws: the deployment's (TOCSIN_MINESAFE_SITE), else the example quarry."""
+    return load_configured_site()
 
 
 def _labels(site: Site) -> dict[str, str]:

@@ -8,6 +8,7 @@ clockwise). Geodesy is exact: WGS84 geodetic <-> ECEF by pyproj, then a local ea
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -190,6 +191,24 @@ def example_site_path() -> Path:
 
 def load_example_site() -> Site:
     return load_site(example_site_path())
+
+
+SITE_SETTING = "TOCSIN_MINESAFE_SITE"
+
+
+def configured_site_path() -> Path:
+    """The deployment's site file (``TOCSIN_MINESAFE_SITE``), the example quarry when unset."""
+    given = os.environ.get(SITE_SETTING, "").strip()
+    return Path(given) if given else example_site_path()
+
+
+def load_configured_site() -> Site:
+    """The site the pages draw, the alerts name trackers from, and ``ingest`` runs by default."""
+    path = configured_site_path()
+    try:
+        return load_site(path)
+    except OSError as error:
+        raise SiteError(f"{SITE_SETTING}: cannot read {path}: {error.strerror}") from None
 
 
 def parse_site(data: Any) -> Site:
