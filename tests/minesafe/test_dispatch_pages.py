@@ -108,3 +108,42 @@ def test_a_viewer_cannot_acknowledge(database, client):
     token = sign_in(client, database, "gate", ["viewer"])
     reply = client.post(f"/minesafe/alarms/{ids['sos']}/acknowledge", data={"csrf": token})
     assert reply.status_code == 403
+
+
+def test_moving_trackers_carry_a_heading_arrow_and_the_swing_zone_follows_its_excavator(database, client):
+    """A truck heading due east at 10 m/s: its arrow points east (SVG x grows, y stays); the ore
+    excavator's swing radius (15 m) is drawn around where it stands; a standing person has no arrow."""
+    moving = Report(
+        t=T0,
+        tracker="quarry:0",
+        kind=SITE.trackers[0].kind,
+        x=600.0,
+        y=500.0,
+        speed=10.0,
+        heading=90.0,
+        site=SITE.name,
+    )
+    digger = report(6, T0, 1000.0, 400.0, 0.0)
+    standing = Report(
+        t=T0,
+        tracker="quarry:11",
+        kind=SITE.trackers[11].kind,
+        x=640.0,
+        y=520.0,
+        speed=0.0,
+        heading=90.0,
+        site=SITE.name,
+    )
+    with database.session() as db:
+        store.save_reports(db, [moving, digger, standing], SITES)
+    sign_in(client, database, "op", ["operator"])
+    html = client.get("/minesafe/").text
+    height = SITE.grid.height_m
+    truck = html.split('id="map-quarry-0"', 1)[1].split("</g>", 1)[0]
+    y = round(height - 500.0, 1)
+    assert f'<line class="heading" x1="600.0" y1="{y}" x2="700.0" y2="{y}"/>' in truck
+    person = html.split('id="map-quarry-11"', 1)[1].split("</g>", 1)[0]
+    assert "heading" not in person
+    swing = html.split('class="zone zone-swing" points="', 1)[1].split('"', 1)[0]
+    first = tuple(float(v) for v in swing.split()[0].split(","))
+    assert first == (1015.0, round(height - 400.0, 1))  # radius 15 m east of the excavator

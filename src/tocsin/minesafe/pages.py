@@ -5,6 +5,7 @@ banner. The page updates itself from the live topic ``minesafe`` (``core/static/
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -150,6 +151,30 @@ class TrackerRow:
     person: bool
     ring: str  # "danger", "warning" or ""
     seen_ago: timedelta | None
+    arrow: tuple[float, float] | None = None  # the heading arrow's tip on the map, when moving
+
+
+MOVING_MPS = 0.5  # slower than this, no heading arrow (GNSS drift turns a standing heading round)
+
+
+def heading_tip(site_map: SiteMap, tracker: Tracker) -> tuple[float, float] | None:
+    """Where a moving tracker's heading arrow ends, in SVG coordinates: longer the faster it goes."""
+    if tracker.x is None or tracker.y is None or tracker.heading is None or (tracker.speed or 0) < MOVING_MPS:
+        return None
+    length = min(40.0 + 6.0 * (tracker.speed or 0), 140.0)
+    angle = math.radians(tracker.heading)  # clockwise from grid north
+    return site_map.point(tracker.x + length * math.sin(angle), tracker.y + length * math.cos(angle))
+
+
+def moving_zones(site: Site, site_map: SiteMap, trackers: Iterable[Tracker]) -> list[tuple[Any, str]]:
+    """Zones that move with a tracker (an excavator's swing radius) where that tracker was last seen."""
+    where = {t.id: (t.x, t.y) for t in trackers if t.x is not None and t.y is not None}
+    found = []
+    for zone in site.zones:
+        if zone.follows in where:
+            x, y = where[zone.follows]
+            found.append((zone, site_map.points((x + dx, y + dy) for dx, dy in zone.polygon)))
+    return found
 
 
 @cache
@@ -186,21 +211,31 @@ def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
     """What the page shows: trackers (silent first), alarms (open first), SOS alarms open."""
     query = select(Alarm).where((Alarm.updated_at >= now - RECENT) | Alarm.state.in_(store.OPEN))
     alarms = _open_alarms_first(list(db.scalars(query.order_by(Alarm.raised_at.desc()).limit(FEED_SIZE))))
-    rings, labels = _rings(alarms), _labels(site)
+    rings, labels, site_map = _rings(alarms), _labels(site), SiteMap(site)
     rows = []
     for tracker in db.scalars(select(Tracker).order_by(Tracker.id)):
         label = tracker.label or labels.get(tracker.id, "")
         seen = None if tracker.last_at is None else max(now - tracker.last_at, timedelta(0))
         short = tracker.id.rsplit(":", 1)[-1]
         person = tracker.kind == Kind.PERSON.value
-        rows.append(TrackerRow(tracker, label, short, person, rings.get(tracker.id, ""), seen))
+        ring, tip = rings.get(tracker.id, ""), heading_tip(site_map, tracker)
+        rows.append(TrackerRow(tracker, label, short, person, ring, seen, tip))
     rows.sort(key=lambda r: (not r.tracker.silent, not r.tracker.sos, not r.ring, _natural(r.tracker.id)))
     sos = [a for a in alarms if a.type == "sos" and a.state in store.OPEN]
     names = {key: label for key, label in labels.items() if label} | {
         r.tracker.id: r.label for r in rows if r.label
     }
     masts = mast_rows(db, site, now)
-    return {"trackers": rows, "alarms": alarms, "sos": sos, "names": names, "rings": rings, "masts": masts}
+    swings = moving_zones(site, site_map, (row.tracker for row in rows))
+    return {
+        "trackers": rows,
+        "alarms": alarms,
+        "sos": sos,
+        "names": names,
+        "rings": rings,
+        "masts": masts,
+        "swings": swings,
+    }
 
 
 def _natural(key: str) -> tuple[str, int]:
