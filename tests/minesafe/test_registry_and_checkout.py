@@ -25,7 +25,7 @@ from tests.support import sign_in
 from tocsin.core.audit import events_for
 from tocsin.core.config import get_settings
 from tocsin.core.scheduler import run_job_now
-from tocsin.minesafe import store
+from tocsin.minesafe import checkouts, store
 from tocsin.minesafe.desk import desk
 from tocsin.minesafe.ingest.osmand import PhoneFix
 from tocsin.minesafe.ingest.pipeline import Ingestion, Phone
@@ -543,3 +543,21 @@ def test_the_retention_days_come_from_the_environment(database, monkeypatch):
     get_settings.cache_clear()
     with pytest.raises(ValueError, match="minesafe_keep_positions_days"):
         get_settings()
+
+
+def test_the_database_itself_refuses_a_second_open_check_out(database):
+    from sqlalchemy.exc import IntegrityError
+
+    with database.session() as db:
+        checkouts.check_out(db, tracker=SURVEYOR, person="Иванов", by="op", now=NOW)
+    with pytest.raises(IntegrityError), database.session() as db:  # as a second screen would, unchecked
+        db.add(
+            Checkout(
+                tracker=SURVEYOR, person="Петров", shift_day=NOW.date(), shift="day", out_at=NOW, out_by="op"
+            )
+        )
+        db.flush()
+    with database.session() as db:
+        with pytest.raises(checkouts.Again):
+            checkouts.check_out(db, tracker=SURVEYOR, person="Петров", by="op", now=NOW)
+        assert [c.person for c in db.scalars(select(Checkout))] == ["Иванов"]

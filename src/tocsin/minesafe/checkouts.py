@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tocsin.core import audit, auth
@@ -118,18 +119,26 @@ def check_out(db: Session, *, tracker: str, person: str, by: str, now: datetime,
     if problems:
         raise Problems(problems)
     assert row is not None and name is not None and remark is not None
-    already = open_checkout(db, row.id)
-    if already is not None:
-        raise Again(
-            ALREADY_OUT, field="tracker", tracker=row.id, person=already.person, time=_local(already.out_at)
-        )
+    _refuse_if_out(db, row.id)
     shift = shift_at(now)
     checkout = Checkout(tracker=row.id, person=name, shift_day=shift.day, shift=shift.name)
     checkout.out_at, checkout.out_by, checkout.note = now, by[:100], remark
-    db.add(checkout)
-    db.flush()
+    try:
+        with db.begin_nested():  # two gatehouse screens at once: the unique index decides
+            db.add(checkout)
+    except IntegrityError:
+        _refuse_if_out(db, row.id)
+        raise
     _audit(db, checkout, "minesafe.tracker_checked_out", by, now, person=name)
     return checkout
+
+
+def _refuse_if_out(db: Session, tracker: str) -> None:
+    already = open_checkout(db, tracker)
+    if already is not None:
+        raise Again(
+            ALREADY_OUT, field="tracker", tracker=tracker, person=already.person, time=_local(already.out_at)
+        )
 
 
 def check_in(db: Session, *, tracker: str, by: str, now: datetime, note: str = "") -> Checkout:
