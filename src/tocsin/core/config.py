@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     push_http_endpoints: bool = False  # accept http:// push endpoints (tests on loopback only)
     phone_region: str = "FR"  # how a phone number typed without +country is read
     notification_retention_days: int = Field(default=90, ge=1, le=3660)
+    minesafe_keep_positions_days: int = Field(default=90, ge=1, le=3660)  # positions older are deleted daily
     files_dir: Path = Path("var/files")  # uploaded files, by content hash (created 0700)
     files_max_bytes: int = Field(default=10_000_000, gt=0)  # largest upload of any kind; keep under clamd's
     clamd: str = "unix:///var/run/clamav/clamd.ctl"  # clamd's socket: unix:///path or tcp://host:port

@@ -1,7 +1,8 @@
 """The dispatch room's JSON API (``/minesafe/api/``): trackers with their latest fix, a tracker's
-positions over a period, alarms since a moment, acknowledging an alarm. A signed-in session (operator or
+positions over a period, alarms since a moment, acknowledging an alarm, the charging station's
+check-outs (handing a tracker out, taking it back). A signed-in session (operator or
 viewer; acknowledging: operator) or a partner's bearer token with the scope ``read:minesafe`` (and
-``write:minesafe`` to acknowledge)."""
+``write:minesafe`` to acknowledge and to check trackers out and in)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,8 +20,9 @@ from tocsin.core.dates import instant
 from tocsin.core.errors import DomainError, NotFound
 from tocsin.core.exports import Export, csv_text
 from tocsin.core.web import Db, shell_of, staff_or_partner
-from tocsin.minesafe import store
-from tocsin.minesafe.models import Alarm, Position, Tracker
+from tocsin.minesafe import checkouts, store
+from tocsin.minesafe.models import Alarm, Checkout, Position, Tracker
+from tocsin.minesafe.registry import Problems
 
 router = APIRouter(prefix="/minesafe/api", tags=["Minesafe"])
 READ = staff_or_partner("read:minesafe", "operator", "viewer")
@@ -51,6 +54,10 @@ def tracker_json(tracker: Tracker) -> dict[str, Any]:
         "label": tracker.label,
         "last_fix": fix,
         "battery_percent": tracker.battery_percent,
+        "battery_state": tracker.battery_state,
+        "battery_at": rfc3339(tracker.battery_at),
+        "assigned_to": tracker.assigned_to,
+        "personnel_no": tracker.personnel_no,
         "silent": tracker.silent,
         "sos": tracker.sos,
     }
@@ -204,3 +211,105 @@ def acknowledge(
     except DomainError as error:
         raise NotFound(error.reason, field="alarm_id") from None
     return alarm_json(alarm)
+
+
+def checkout_json(checkout: Checkout) -> dict[str, Any]:
+    return {
+        "id": checkout.id,
+        "tracker": checkout.tracker,
+        "person": checkout.person,
+        "shift": f"{checkout.shift_day.isoformat()}:{checkout.shift}",
+        "out_at": rfc3339(checkout.out_at),
+        "out_by": checkout.out_by,
+        "in_at": rfc3339(checkout.in_at),
+        "in_by": checkout.in_by,
+        "battery_state_in": checkout.in_battery_state,
+        "battery_percent_in": checkout.in_battery_percent,
+        "note": checkout.note,
+    }
+
+
+class CheckOut(BaseModel):
+    """A tracker handed out at the charging station."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tracker: str = Field(max_length=4000, description="the tracker's id, e.g. quarry:11")
+    person: str = Field(max_length=4000, description="who takes it")
+    note: str = Field("", max_length=4000)
+
+
+class CheckIn(BaseModel):
+    """A tracker taken back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=4000)
+
+
+def _asked_shift(request: Request, shift: str | None) -> checkouts.Shift:
+    if shift is None:
+        return checkouts.shift_at(shell_of(request).clock())
+    return checkouts.parse_shift(shift[:40], field="shift")
+
+
+def _first_problem(error: DomainError) -> DomainError:
+    return error.problems[0] if isinstance(error, Problems) else error
+
+
+@router.get("/checkouts", summary="A shift's check-outs at the charging station, and those not returned")
+def checkouts_of_shift(
+    request: Request,
+    db: Db,
+    shift: str | None = Query(None, description="YYYY-MM-DD:day or YYYY-MM-DD:night; default: now"),
+    _: str = Depends(READ),
+) -> dict[str, Any]:
+    asked = _asked_shift(request, shift)
+    return {
+        "shift": asked.key,
+        "checkouts": [checkout_json(c) for c in checkouts.of_shift(db, asked)],
+        "not_returned_before": [checkout_json(c) for c in checkouts.not_returned(db, asked)],
+    }
+
+
+@router.get("/checkouts.csv", summary="A shift's check-outs as CSV", name="minesafe_checkouts_csv")
+def checkouts_csv(
+    request: Request, db: Db, shift: str | None = Query(None), _: str = Depends(READ)
+) -> Response:
+    asked = _asked_shift(request, shift)
+    header = ["id", "tracker", "person", "shift", "out_at", "out_by", "in_at", "in_by"]
+    header += ["battery_state_in", "battery_percent_in", "note"]
+    rows = [[found[key] for key in header] for found in map(checkout_json, checkouts.of_shift(db, asked))]
+    name = f"checkouts-{asked.day.isoformat()}-{asked.name}.csv"
+    return Export(csv_text([header, *rows]).encode(), CSV, name).response()
+
+
+@router.post("/checkouts", summary="Hand a tracker out (refused while it is out already)", status_code=201)
+def check_out(request: Request, db: Db, body: CheckOut, who: str = Depends(WRITE)) -> dict[str, Any]:
+    try:
+        done = checkouts.check_out(
+            db,
+            tracker=body.tracker,
+            person=body.person,
+            note=body.note,
+            by=who,
+            now=shell_of(request).clock(),
+        )
+    except Problems as error:
+        raise _first_problem(error) from None
+    return checkout_json(done)
+
+
+@router.post("/checkouts/{checkout_id}/return", summary="Take a checked-out tracker back")
+def check_in(
+    request: Request,
+    db: Db,
+    body: CheckIn | None = None,
+    checkout_id: int = Path(ge=1, le=2**31 - 1),
+    who: str = Depends(WRITE),
+) -> dict[str, Any]:
+    note = body.note if body is not None else ""
+    done = checkouts.return_checkout(
+        db, checkout_id=checkout_id, by=who, now=shell_of(request).clock(), note=note
+    )
+    return checkout_json(done)

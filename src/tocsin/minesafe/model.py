@@ -39,7 +39,8 @@ class Report:
 
     ``tracker`` is unique across every site the engine watches (e.g. ``"quarry:7"``); ``heading`` is
     degrees clockwise from north, None when the packet carries none (the engine then estimates it from
-    the track). ``battery`` is "ok", "first_empty" or "both_empty" when known.
+    the track). ``battery`` is "ok", "first_empty" or "both_empty" when known (a radio tracker's two
+    cells); ``battery_percent`` is a phone's charge when it says.
     """
 
     t: float
@@ -53,6 +54,7 @@ class Report:
     button: bool = False
     battery: str | None = None
     site: str = "default"
+    battery_percent: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

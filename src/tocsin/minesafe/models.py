@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,6 +63,14 @@ class Tracker(Base):
     battery_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     sos: Mapped[bool] = mapped_column(Boolean, default=False)
     silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The device registry (``registry.py``): who wears it (a person's name and personnel number) or what
+    # carries it (a vehicle's name and fleet number); empty while nobody is assigned.
+    assigned_to: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    personnel_no: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # A radio tracker's two cells as its last report said ("ok", "first_empty", "both_empty"); a phone
+    # says a percentage instead (``battery_percent``); ``battery_at``: when either was last reported.
+    battery_state: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    battery_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Alarm(Base):
@@ -124,3 +134,36 @@ class Mast(Base):
     rx_received: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rx_ok: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Checkout(Base):
+    """A tracker handed out at the gatehouse's charging station for a shift, and taken back (who, when,
+    the battery then). A tracker is out at most once at a time (the partial unique index)."""
+
+    __tablename__ = "ms_checkout"
+    __table_args__ = (
+        Index(
+            "uq_ms_checkout_tracker_out",
+            "tracker",
+            unique=True,
+            sqlite_where=text("in_at IS NULL"),
+            postgresql_where=text("in_at IS NULL"),
+        ),
+        Index("ix_ms_checkout_shift", "shift_day", "shift"),
+        CheckConstraint("shift IN ('day', 'night')", name="shift_known"),
+        CheckConstraint("(in_at IS NULL) = (in_by IS NULL)", name="returned_by_someone"),
+        CheckConstraint("in_at IS NULL OR in_at >= out_at", name="returned_after_out"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracker: Mapped[str] = mapped_column(ForeignKey("ms_tracker.id", ondelete="CASCADE"), index=True)
+    person: Mapped[str] = mapped_column(String(120))
+    shift_day: Mapped[date] = mapped_column(Date)  # the local day the shift began
+    shift: Mapped[str] = mapped_column(String(5))
+    out_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    out_by: Mapped[str] = mapped_column(String(100))
+    in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    in_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    in_battery_state: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    in_battery_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from tocsin.core import auth, live
 from tocsin.core.exports import Export, csv_text
 from tocsin.core.web import DB, shell_of
-from tocsin.minesafe import store
+from tocsin.minesafe import checkouts, store
 from tocsin.minesafe.model import Kind, Zone
 from tocsin.minesafe.models import Tracker
 from tocsin.minesafe.pages import (
@@ -185,9 +185,22 @@ def minesafe_muster_csv(
 
 @router.get("/gatehouse", response_class=HTMLResponse, name="minesafe_gatehouse")
 def minesafe_gatehouse(
-    request: Request, user: auth.StaffUser = Depends(READERS), db: Session = DB
+    request: Request,
+    out: str = "",
+    back: str = "",
+    user: auth.StaffUser = Depends(READERS),
+    db: Session = DB,
 ) -> Response:
-    """The gatehouse's wall console: SOS, open alarms, who is in the pit; read-only, updates itself."""
+    """The gatehouse's wall console: SOS, open alarms, who is in the pit, read-only and updating itself;
+    and the charging station's check-outs (operators hand trackers out and take them back)."""
+    done = {"out": int(out) if out.isdigit() else None, "back": int(back) if back.isdigit() else None}
+    return gatehouse_page(request, db, user, done=done)
+
+
+def gatehouse_page(
+    request: Request, db: Session, user: auth.StaffUser, *, status_code: int = 200, **extra: Any
+) -> Response:
+    """The gatehouse page (also shown again by the check-out forms with their errors, ``checkouts.py``)."""
     live_after = live.last_number(db)
     context = _context(request, db)
     state = dispatch_state(db, context["site"], context["now"])
@@ -195,6 +208,7 @@ def minesafe_gatehouse(
     return shell_of(request).render(
         request,
         "minesafe/gatehouse.html",
+        status_code=status_code,
         live_after=live_after,
         current="gatehouse",
         sos=state["sos"],
@@ -203,5 +217,6 @@ def minesafe_gatehouse(
         ALARM_TYPES=ALARM_TYPES,
         LEVELS=LEVELS,
         STATES=STATES,
-        **context,
+        can_hand_out=bool(set(user.roles) & {"operator", "admin"}),
+        **(checkouts.gatehouse_part(db, context["now"]) | context | extra),
     )

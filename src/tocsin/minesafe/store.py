@@ -21,6 +21,7 @@ RAISED, ACKNOWLEDGED, CLEARED = "raised", "acknowledged", "cleared"
 OPEN = (RAISED, ACKNOWLEDGED)
 LEVELS = {"INFO": 0, "WARNING": 1, "DANGER": 2}
 TOPIC = "minesafe"  # live topic of the dispatch pages
+BATTERY_STATES = ("ok", "first_empty", "both_empty")  # a radio tracker's two 18650 cells
 _POSITIONS = cast(Table, Position.__table__)
 
 
@@ -41,8 +42,26 @@ def save_reports(db: Session, reports: list[Report], sites: Mapping[str, Site]) 
     known = {t.id: t for t in db.scalars(select(Tracker).where(Tracker.id.in_(latest)))}
     for tracker_id, row in latest.items():
         tracker = known.get(tracker_id) or _new_tracker(db, tracker_id, row)
+        known[tracker_id] = tracker
         if tracker.last_at is None or row["at"] > tracker.last_at:
             _set_fix(tracker, row)
+    _set_batteries(known, reports)
+
+
+def _set_batteries(trackers: Mapping[str, Tracker], reports: list[Report]) -> None:
+    """Each tracker's newest battery report: a radio tracker's cells, a phone's percentage (a report
+    that says nothing of its battery changes nothing)."""
+    for report in reports:
+        if report.battery is None and report.battery_percent is None:
+            continue
+        tracker, at = trackers[report.tracker], instant(report.t)
+        if tracker.battery_at is not None and at < tracker.battery_at:
+            continue
+        tracker.battery_at = at
+        if report.battery in BATTERY_STATES:
+            tracker.battery_state = report.battery
+        if report.battery_percent is not None:
+            tracker.battery_percent = report.battery_percent
 
 
 def _position_row(report: Report, site: Site) -> dict[str, Any]:

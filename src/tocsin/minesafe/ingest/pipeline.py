@@ -162,6 +162,7 @@ class Ingestion:
             heading=heading,
             sos=fix.sos,
             site=phone.site,
+            battery_percent=fix.battery_percent,
         )
 
     @staticmethod
