@@ -4,14 +4,14 @@ commands, menu."""
 from pathlib import Path
 
 from tocsin.core.desk import Desk, NavLink
-from tocsin.minesafe import alerts, api, cli, demo, muster, pages, reports
+from tocsin.minesafe import alerts, api, cli, demo, muster, pages, reports, zone_pages, zones
 
 HERE = Path(__file__).parent
 
 desk = Desk(
     name="minesafe",
     title="Mine safety",
-    routers=[api.router, pages.router, muster.router, reports.router],
+    routers=[api.router, pages.router, muster.router, reports.router, zone_pages.router],
     models=["tocsin.minesafe.models"],
     cli=cli.app,
     templates={"minesafe": HERE / "templates"},
@@ -26,8 +26,10 @@ desk = Desk(
         NavLink("Gatehouse", "minesafe_gatehouse", pages.READER_ROLES),
         NavLink("History", "minesafe_playback", pages.READER_ROLES),
         NavLink("Reports", "minesafe_reports", pages.READER_ROLES),
+        NavLink("Zones", "minesafe_zones", pages.READER_ROLES),
     ],
     jobs=[alerts.ESCALATE],
+    file_kinds=[zones.ORTHOPHOTOS],
     notifications=[alerts.ALARM],
     demo=demo.load_demo,
 )
