@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser import sign_in_page, wait_for_script
+from tests.minesafe.test_zone_editor import png
 from tocsin.minesafe.models import ZoneRow
 from tocsin.minesafe.site import load_example_site
 
@@ -116,3 +117,32 @@ def test_a_keyboard_user_types_the_points_and_saves_and_the_editor_is_photograph
         page.screenshot(path=f"/tmp/zones-{name}-top.png")
         scrolled = page.evaluate("document.documentElement.scrollWidth")
         assert scrolled <= width, f"{name}: the page scrolls sideways ({scrolled} px)"
+
+
+@pytest.mark.browser
+def test_an_uploaded_orthophoto_lies_under_the_dispatch_map_and_can_be_hidden(
+    page, database, clamd, tmp_path
+):
+    picture = tmp_path / "survey.png"
+    picture.write_bytes(png(250, 150))
+    sign_in_page(page, database, "op", ["operator"])
+    page.goto("/minesafe/zones?lang=en")
+    page.get_by_label("PNG or JPEG file").set_input_files(str(picture))
+    page.get_by_role("button", name="Upload the orthophoto").click()
+    expect(page.locator("[role=status]")).to_have_text("The orthophoto is saved.")
+    expect(page.locator("#zone-map image.orthophoto")).to_have_count(1)
+    page.goto("/minesafe/?lang=en")
+    image = page.locator(".site-map image.orthophoto")
+    expect(image).to_be_visible()
+    loaded = (
+        "fetch(document.querySelector('.site-map image.orthophoto').getAttribute('href')).then(r => r.status)"
+    )
+    assert page.evaluate(loaded) == 200
+    page.set_viewport_size({"width": 1600, "height": 900})
+    page.screenshot(path="/tmp/zones-dispatch-orthophoto.png")
+    toggle = page.get_by_label("Show the aerial photo under the map")
+    toggle.focus()
+    page.keyboard.press("Space")
+    expect(image).to_be_hidden()
+    page.keyboard.press("Space")
+    expect(image).to_be_visible()
