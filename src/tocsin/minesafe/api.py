@@ -2,7 +2,7 @@
 positions over a period, alarms since a moment, acknowledging an alarm, the charging station's
 check-outs (handing a tracker out, taking it back). A signed-in session (operator or
 viewer; acknowledging: operator) or a partner's bearer token with the scope ``read:minesafe`` (and
-``write:minesafe`` to acknowledge and to check trackers out and in)."""
+``write:minesafe`` to acknowledge, to check trackers out and in, and to draw zones)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +21,7 @@ from tocsin.core.dates import instant
 from tocsin.core.errors import DomainError, NotFound
 from tocsin.core.exports import Export, csv_text
 from tocsin.core.web import Db, shell_of, staff_or_partner
-from tocsin.minesafe import checkouts, store
+from tocsin.minesafe import checkouts, store, zones
 from tocsin.minesafe.models import Alarm, Checkout, Position, Tracker
 from tocsin.minesafe.registry import Problems
 
@@ -313,3 +314,57 @@ def check_in(
         db, checkout_id=checkout_id, by=who, now=shell_of(request).clock(), note=note
     )
     return checkout_json(done)
+
+
+# --- hazard zones drawn by operators (``zones.py``; the page is ``zone_pages.py``) ---------------------
+
+
+def _zone_site() -> Any:
+    from tocsin.minesafe.pages import the_site  # the page module's site: one per deployment so far
+
+    return the_site()
+
+
+@router.get("/zones", summary="The site's drawn zones (not removed), with whether each is active now")
+def zones_list(request: Request, db: Db, _: str = Depends(READ)) -> list[dict[str, Any]]:
+    now = shell_of(request).clock()
+    rows = zones.live_zones(db=db, site=_zone_site().name)
+    return [zones.zone_json(row) | {"active": zones.is_active(row, now)} for row in rows]
+
+
+@router.post("/zones", status_code=201, summary="Draw a zone (polygon in site metres; audited)")
+async def zones_create(request: Request, db: Db, who: str = Depends(WRITE)) -> dict[str, Any]:
+    site = _zone_site()
+    data = zones.zone_from_json(zones.read_json_body(await request.body()), site.grid)
+    row = await run_in_threadpool(
+        zones.create_zone, db=db, site=site, data=data, actor=who, now=shell_of(request).clock()
+    )
+    return zones.zone_json(row)
+
+
+@router.put("/zones/{zone_id}", summary="Change a drawn zone (audited)")
+async def zones_update(
+    request: Request, db: Db, zone_id: int = Path(ge=1, le=2**31 - 1), who: str = Depends(WRITE)
+) -> dict[str, Any]:
+    site = _zone_site()
+    data = zones.zone_from_json(zones.read_json_body(await request.body()), site.grid)
+    row = await run_in_threadpool(
+        zones.update_zone,
+        db=db,
+        site=site,
+        zone_id=zone_id,
+        data=data,
+        actor=who,
+        now=shell_of(request).clock(),
+    )
+    return zones.zone_json(row)
+
+
+@router.delete(
+    "/zones/{zone_id}", status_code=204, summary="Remove a drawn zone (kept, marked removed; audited)"
+)
+def zones_remove(
+    request: Request, db: Db, zone_id: int = Path(ge=1, le=2**31 - 1), who: str = Depends(WRITE)
+) -> Response:
+    zones.remove_zone(db=db, site=_zone_site(), zone_id=zone_id, actor=who, now=shell_of(request).clock())
+    return Response(status_code=204)

@@ -168,6 +168,10 @@ def ingest(
         from tocsin.minesafe.ingest.masts import keep_masts
 
         also.append(lambda: keep_masts(service, recorder.database))
+    if recorder is not None:  # the zones operators draw (``/minesafe/zones``) reach the engines
+        from tocsin.minesafe.ingest.zones_sync import keep_zones
+
+        also.append(lambda: keep_zones(service, recorder.database))
     if simulate_masts:
         if listen.broker is not None and not broker_answers(listen.broker):
             Console(stderr=True).print(f"no MQTT broker at {mqtt}: the simulated masts feed in process")

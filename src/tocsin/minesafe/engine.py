@@ -1081,6 +1081,41 @@ class Engine:
         return float(np.min(np.maximum(d, 0.0) / closing))
 
     # ------------------------------------------------------------------------------------------ zones
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        """The zones the engine checks now."""
+        return tuple(shape.zone for shape in self._zones)
+
+    def set_zones(self, zones: Iterable[Zone]) -> list[AlarmEvent]:
+        """Check ``zones`` from now on instead of the current ones (operators draw and remove zones while
+        the engine runs). A zone kept by name keeps its trackers' states, so an unchanged zone raises
+        nothing again; each zone alarm (approach, entry, overspeed) still open in a zone that is gone is
+        cleared, at the tracker's latest fix time: the returned events."""
+        shapes = []
+        for zone in zones:
+            polygon = Polygon(zone.polygon)
+            shapely.prepare(polygon)
+            shapes.append(_ZoneShape(zone, polygon, polygon.bounds))
+        kept = {shape.zone.name for shape in shapes}
+        gone = {shape.zone.name: shape.zone for shape in self._zones if shape.zone.name not in kept}
+        self._zones = shapes
+        events: list[AlarmEvent] = []
+        if not gone:
+            return events
+        for track in self._tracks.values():
+            for name in [name for name in track.zones if name in gone]:
+                old = track.zones.pop(name)
+                if old:
+                    events += self._zone_events(track, gone[name], old, 0, math.inf)
+            for name in [name for name in track.overspeed_raised if name in gone]:
+                zone = gone[name]
+                limit = zone.speed_limits.get(track.kind.value, zone.speed_limits.get("*", 0.0))
+                track.overspeed_raised.discard(name)
+                events.append(self._overspeed_event(track, zone, limit, track.speed / KMH, "cleared"))
+            for name in [name for name in track.overspeed if name in gone]:
+                track.overspeed.pop(name)
+        return events
+
     def _check_zones(self, track: _Track) -> list[AlarmEvent]:
         if not self._zones or not self._concerns(track):
             return []

@@ -167,3 +167,40 @@ class Checkout(Base):
     in_battery_state: Mapped[str | None] = mapped_column(String(12), nullable=True)
     in_battery_percent: Mapped[float | None] = mapped_column(Float, nullable=True)
     note: Mapped[str] = mapped_column(String(500), default="", server_default="")
+
+
+class ZoneRow(Base):
+    """A hazard zone an operator drew (``minesafe.zones``): a polygon in site metres, its kind and speed
+    limits, and for a blast its window (``active_from`` .. ``active_until``; any zone may have one).
+    Removing one keeps the row (``removed_at``, audited); a live zone's name is unique on its site."""
+
+    __tablename__ = "ms_zone"
+    __table_args__ = (
+        Index(
+            "uq_ms_zone_live_name",
+            "site",
+            "name",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        CheckConstraint("kind IN ('blast', 'pit_edge', 'unstable_slope', 'speed')", name="kind_known"),
+        CheckConstraint("length(name) BETWEEN 1 AND 80", name="name_length"),
+        CheckConstraint(
+            "active_from IS NULL OR active_until IS NULL OR active_until > active_from", name="window_ordered"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(60), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(20))
+    polygon: Mapped[list[list[float]]] = mapped_column(JSONDoc)
+    speed_limits: Mapped[dict[str, float]] = mapped_column(JSONDoc, default=dict)
+    min_overspeed_s: Mapped[float] = mapped_column(Float, default=3.0)
+    approach_m: Mapped[float] = mapped_column(Float, default=10.0)
+    active_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    active_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -22,7 +22,7 @@ from tocsin.core.errors import DomainError
 from tocsin.core.live.stream import live_stream
 from tocsin.core.web import DB, check_csrf, path_to, require_staff, shell_of
 from tocsin.core.web.inputs import BIGINT_KEY, names_a_row
-from tocsin.minesafe import store
+from tocsin.minesafe import store, zones
 from tocsin.minesafe.ingest.masts import SILENT_AFTER
 from tocsin.minesafe.model import Kind
 from tocsin.minesafe.models import Alarm, Mast, Tracker
@@ -273,6 +273,7 @@ def minesafe_dispatch(
         MAST_HEALTH=MAST_HEALTH,
         silent_after=SILENT_AFTER,
         current="dispatch",
+        **zones.map_extras(db=db, site=site.name, now=now),
         **dispatch_state(db, site, now),
     )
 

@@ -24,7 +24,7 @@ from tocsin.core import auth
 from tocsin.core.exports import Table, export
 from tocsin.core.web import DB, shell_of
 from tocsin.core.web.inputs import PERIOD_REVERSED, Inputs
-from tocsin.minesafe import store
+from tocsin.minesafe import store, zones
 from tocsin.minesafe.model import Kind
 from tocsin.minesafe.models import Alarm, Position, Tracker
 from tocsin.minesafe.pages import (
@@ -333,6 +333,7 @@ def minesafe_playback(
         KINDS=KINDS,
         ZONE_KINDS=ZONE_KINDS,
         current="playback",
+        **zones.map_extras(db=db, site=site.name, now=shell_of(request).clock()),
     )
 
 
@@ -564,6 +565,7 @@ def minesafe_reports(
         LEVEL_ORDER=LEVEL_ORDER,
         ZONE_KINDS=ZONE_KINDS,
         current="reports",
+        **zones.map_extras(db=db, site=site.name, now=shell.clock()),
     )
 
 
