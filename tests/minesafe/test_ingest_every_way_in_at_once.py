@@ -21,7 +21,7 @@ from tocsin.minesafe.ingest.recorder import Recorder
 from tocsin.minesafe.ingest.runner import Listen, Running, build, run
 from tocsin.minesafe.ingest.service import Broker
 from tocsin.minesafe.model import Kind
-from tocsin.minesafe.models import Alarm, Position
+from tocsin.minesafe.models import Alarm, Position, Tracker
 from tocsin.minesafe.simulator import HeardPacket
 from tocsin.minesafe.site import load_example_site
 
@@ -45,6 +45,8 @@ class Ingest:
                 recorder.add_events(events)
 
         on_reports = recorder.add_reports if recorder is not None else (lambda reports: None)
+        if recorder is not None:
+            recorder.link_of = ingestion.link_quality
         self.service = build(ingestion, on_events=take, on_reports=on_reports)
         self.running = Running(self.service)
         self.thread = RunnerThread(self.running, run(self.service, listen, self.running, recorder))
@@ -107,7 +109,10 @@ def test_a_phone_a_udp_mast_and_an_mqtt_mast_feed_one_engine_and_the_store(tmp_p
     with database.session() as db:  # stopping wrote what was left
         assert db.scalar(select(func.count()).select_from(Position)) == 20
         stored = db.scalars(select(Alarm).where(Alarm.type == "run_over")).one()
+        truck, phone = db.get(Tracker, "quarry:0"), db.get(Tracker, "phone:worker-7")
     assert stored.trackers == ["phone:worker-7", "quarry:0"] and stored.state == "raised"
+    assert (truck.link_rssi, truck.link_snr, truck.link_masts) == (-80.0, 7.0, 1)  # last heard over UDP
+    assert phone.link_masts is None  # a phone is not on the air
 
 
 def test_a_taken_port_stops_the_runner_saying_so():

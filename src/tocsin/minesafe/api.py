@@ -61,6 +61,9 @@ def tracker_json(tracker: Tracker) -> dict[str, Any]:
         "personnel_no": tracker.personnel_no,
         "silent": tracker.silent,
         "sos": tracker.sos,
+        "link": None
+        if tracker.link_masts is None
+        else {"rssi_dbm": tracker.link_rssi, "snr_db": tracker.link_snr, "masts": tracker.link_masts},
     }
 
 

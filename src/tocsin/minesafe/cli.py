@@ -135,7 +135,9 @@ def ingest(
 
     ingestion = Ingestion({site.name: site}, gateways, phones=phones)
     queued = threading.Event()
-    recorder = _recorder(site, lambda events: downlinks.plan(events, ingestion), queued) if keep else None
+    recorder = (
+        _recorder(site, lambda events: downlinks.plan(events, ingestion), queued, ingestion) if keep else None
+    )
 
     def take_events(events: list[Any]) -> None:
         if not quiet:
@@ -205,10 +207,11 @@ def _shards(
     return shards
 
 
-def _recorder(site: Site, plan: Any, queued: Any) -> Any:
+def _recorder(site: Site, plan: Any, queued: Any, ingestion: Any) -> Any:
     from tocsin.minesafe.ingest.recorder import Recorder
 
-    return Recorder(_database(), {site.name: site}, plan=plan, queued=queued)
+    database = _database()
+    return Recorder(database, {site.name: site}, plan=plan, queued=queued, link_of=ingestion.link_quality)
 
 
 def _database() -> Any:

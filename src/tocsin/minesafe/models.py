@@ -71,6 +71,11 @@ class Tracker(Base):
     # says a percentage instead (``battery_percent``); ``battery_at``: when either was last reported.
     battery_state: Mapped[str | None] = mapped_column(String(12), nullable=True)
     battery_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # How well the masts hear a radio tracker: its latest frame's loudest hearing and how many masts
+    # heard it (None for a phone, which is not on the air).
+    link_rssi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    link_snr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    link_masts: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Alarm(Base):

@@ -4,6 +4,7 @@ engine's events through their lifecycle — raised, acknowledged by an operator 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -30,8 +31,22 @@ def instant(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def save_reports(db: Session, reports: list[Report], sites: Mapping[str, Site]) -> None:
-    """Positions in one round trip, and each tracker's latest fix."""
+@dataclass(frozen=True)
+class LinkQuality:
+    """How the masts heard a radio tracker's latest frame: the loudest hearing and how many masts."""
+
+    rssi: float | None
+    snr: float | None
+    masts: int
+
+
+def save_reports(
+    db: Session,
+    reports: list[Report],
+    sites: Mapping[str, Site],
+    links: Mapping[str, LinkQuality] | None = None,
+) -> None:
+    """Positions in one round trip, each tracker's latest fix, and its link quality when given."""
     if not reports:
         return
     rows = [_position_row(report, sites[report.site]) for report in reports]
@@ -46,6 +61,10 @@ def save_reports(db: Session, reports: list[Report], sites: Mapping[str, Site]) 
         if tracker.last_at is None or row["at"] > tracker.last_at:
             _set_fix(tracker, row)
     _set_batteries(known, reports)
+    for tracker_id, link in (links or {}).items():
+        if tracker_id in known:
+            tracker = known[tracker_id]
+            tracker.link_rssi, tracker.link_snr, tracker.link_masts = link.rssi, link.snr, link.masts
 
 
 def _set_batteries(trackers: Mapping[str, Tracker], reports: list[Report]) -> None:

@@ -22,10 +22,11 @@ from tocsin.minesafe.codec import (
 )
 from tocsin.minesafe.engine import Engine
 from tocsin.minesafe.ingest.osmand import PhoneFix
-from tocsin.minesafe.ingest.uplinks import Uplink, UplinkMerger
+from tocsin.minesafe.ingest.uplinks import Link, Uplink, UplinkMerger, loudest
 from tocsin.minesafe.model import AlarmEvent, Kind, Report
 from tocsin.minesafe.replay import site_setup
 from tocsin.minesafe.site import Site
+from tocsin.minesafe.store import LinkQuality
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +111,16 @@ class Ingestion:
         setup = site_setup(self.sites[site])
         phones = {phone.tracker for phone in self.phones.values() if phone.site == site}
         return Engine(None, setup.zones, registry=(setup.registry or frozenset()) | phones)
+
+    def link_quality(self, tracker: str) -> LinkQuality | None:
+        """How the masts heard a radio tracker's latest frame (None for a phone or one not heard)."""
+        uplink = self.heard.get(tracker)
+        if uplink is None:
+            return None
+        links = self.merger.links(uplink.payload) or [Link(uplink.gateway, uplink.rssi, uplink.snr)]
+        best = loudest(links)
+        assert best is not None
+        return LinkQuality(best.rssi, best.snr, len({link.gateway for link in links}))
 
     def best_gateway(self, tracker: str) -> Uplink | None:
         """How to reach a radio tracker: its latest frame's hearing by the mast that heard it loudest

@@ -16,6 +16,7 @@ from tocsin.minesafe.ingest import downlinks
 from tocsin.minesafe.ingest.downlinks import Downlink
 from tocsin.minesafe.model import AlarmEvent, Report
 from tocsin.minesafe.site import Site
+from tocsin.minesafe.store import LinkQuality
 
 log = logging.getLogger(__name__)
 MOVED_EVERY_S = 1.0
@@ -33,11 +34,13 @@ class Recorder:
         clock: Clock = utc_now,
         plan: Callable[[list[AlarmEvent]], list[Downlink]] | None = None,
         queued: threading.Event | None = None,
+        link_of: Callable[[str], LinkQuality | None] | None = None,
     ) -> None:
         """``plan``: the buzzer commands a batch of events calls for (queued with its alarms);
-        ``queued``: set once commands are stored (it wakes the radio worker)."""
+        ``queued``: set once commands are stored (it wakes the radio worker); ``link_of``: how the masts
+        hear a tracker now (asked on the event loop when an interval's reports are written)."""
         self.database, self.sites, self.clock = database, dict(sites), clock
-        self.plan, self.queued = plan, queued
+        self.plan, self.queued, self.link_of = plan, queued, link_of
         self._reports: list[Report] = []
         self._events: list[AlarmEvent] = []
         self._downlinks: list[Downlink] = []
@@ -67,8 +70,9 @@ class Recorder:
         if not reports and not events:
             return
         self._reports, self._events, self._downlinks = [], [], []
+        links = self._links(reports)
         try:
-            await asyncio.to_thread(self._write, reports, events, commands)
+            await asyncio.to_thread(self._write, reports, events, commands, links)
         except Exception as error:  # the database away for a moment: keep them for the next interval
             self.failures += 1
             log.warning("could not store %d reports and %d events: %s", len(reports), len(events), error)
@@ -77,13 +81,25 @@ class Recorder:
         if commands and self.queued is not None:
             self.queued.set()
 
-    def _write(self, reports: list[Report], events: list[AlarmEvent], commands: list[Downlink]) -> None:
+    def _links(self, reports: list[Report]) -> dict[str, LinkQuality]:
+        if self.link_of is None:
+            return {}
+        found = {tracker: self.link_of(tracker) for tracker in {report.tracker for report in reports}}
+        return {tracker: link for tracker, link in found.items() if link is not None}
+
+    def _write(
+        self,
+        reports: list[Report],
+        events: list[AlarmEvent],
+        commands: list[Downlink],
+        links: dict[str, LinkQuality] | None = None,
+    ) -> None:
         by_site: dict[str, list[AlarmEvent]] = {}
         for event in events:
             by_site.setdefault(self._site_of(event), []).append(event)
         now = self.clock()
         with self.database.session() as db:
-            store.save_reports(db, reports, self.sites)
+            store.save_reports(db, reports, self.sites, links)
             for site, site_events in by_site.items():
                 store.save_events(db, site_events, site=site, now=now)
             downlinks.queue(db, commands, now=now)

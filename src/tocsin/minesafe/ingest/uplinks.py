@@ -71,6 +71,15 @@ class _Heard:
     links: list[Link] = field(default_factory=list)
 
 
+def loudest(links: list[Link]) -> Link | None:
+    """The hearing with the best RSSI, then SNR (unknown values last)."""
+    if not links:
+        return None
+    return max(
+        links, key=lambda k: (k.rssi if k.rssi is not None else -999, k.snr if k.snr is not None else -999)
+    )
+
+
 class UplinkMerger:
     """The same frame heard by several masts counts once: the first hearing goes on to the engine at once
     (no waiting for the others), later copies within ``window_s`` only add their mast's link quality.
@@ -103,10 +112,8 @@ class UplinkMerger:
 
     def best_gateway(self, payload: bytes) -> str | None:
         """The mast that heard the frame loudest (RSSI, then SNR): where a downlink to its sender goes."""
-        links = self.links(payload)
-        if not links:
-            return None
-        return max(links, key=lambda k: (k.rssi if k.rssi is not None else -999, k.snr or -999)).gateway
+        best = loudest(self.links(payload))
+        return None if best is None else best.gateway
 
     def _forget(self, now: float) -> None:
         heard = self._heard
