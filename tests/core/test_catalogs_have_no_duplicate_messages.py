@@ -15,7 +15,8 @@ def test_no_catalog_has_a_message_twice():
     assert len(CATALOGS) >= 5
     twice = {}
     for po in CATALOGS:
-        ids = Counter(line for line in po.read_text(encoding="utf-8").splitlines() if line.startswith("msgid "))
+        lines = po.read_text(encoding="utf-8").splitlines()
+        ids = Counter(line for line in lines if line.startswith("msgid "))
         repeated = sorted(line for line, count in ids.items() if count > 1 and line != 'msgid ""')
         if repeated:
             twice[str(po)] = repeated
