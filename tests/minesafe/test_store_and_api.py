@@ -14,8 +14,8 @@ from tests.support import sign_in
 from tocsin.core.audit import events_for
 from tocsin.core.auth.partners import upsert_client
 from tocsin.minesafe import store
-from tocsin.minesafe.model import AlarmEvent, Level, Report
-from tocsin.minesafe.models import Alarm, Position
+from tocsin.minesafe.model import AlarmEvent, Kind, Level, Report
+from tocsin.minesafe.models import Alarm, Position, Tracker
 from tocsin.minesafe.site import load_example_site
 
 SITE = load_example_site()
@@ -199,3 +199,29 @@ def test_positions_export_as_csv_and_gpx_and_alarms_as_csv(database, client):
     assert ",collision,WARNING,quarry:0 quarry:1,raised," in alarms_csv[1]
     bad = client.get("/minesafe/api/trackers/quarry:0/positions.gpx", params={"since": "<x/>"})
     assert bad.status_code == 400 and bad.json()["field"] == "since"
+
+
+def test_a_radio_trackers_heading_comes_from_its_track(database):
+    """Radio packets carry no heading: the stored one is the bearing from the previous fix (east = 90°),
+    kept over a step shorter than the GNSS noise, and none when standing."""
+    sites = {SITE.name: SITE}
+
+    def fix(t: float, x: float, y: float, speed: float) -> None:
+        report = Report(t=t, tracker="quarry:0", kind=Kind.HAUL_TRUCK, x=x, y=y, speed=speed, site=SITE.name)
+        with database.session() as db:
+            store.save_reports(db, [report], sites)
+
+    def heading() -> float | None:
+        with database.session() as db:
+            return db.get(Tracker, "quarry:0").heading
+
+    fix(T0, 500.0, 500.0, 8.0)
+    assert heading() is None  # nothing to take a bearing from yet
+    fix(T0 + 1, 508.0, 500.0, 8.0)
+    assert heading() == pytest.approx(90.0)
+    fix(T0 + 2, 509.0, 499.0, 8.0)  # a 1.4 m step: noise, the heading stays
+    assert heading() == pytest.approx(90.0)
+    fix(T0 + 3, 509.0, 491.0, 8.0)
+    assert heading() == pytest.approx(180.0)
+    fix(T0 + 4, 509.0, 491.0, 0.0)
+    assert heading() is None

@@ -3,6 +3,7 @@ engine's events through their lifecycle — raised, acknowledged by an operator 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -105,15 +106,25 @@ def _new_tracker(db: Session, tracker_id: str, row: dict[str, Any]) -> Tracker:
     return tracker
 
 
+HEADING_FROM_TRACK_M = 3.0  # a shorter step is mostly GNSS noise: keep the heading the track gave
+
+
 def _set_fix(tracker: Tracker, row: dict[str, Any]) -> None:
+    heading = row["heading"] if row["heading"] is not None else _track_heading(tracker, row)
     tracker.last_at, tracker.x, tracker.y = row["at"], row["x"], row["y"]
     tracker.latitude, tracker.longitude = row["latitude"], row["longitude"]
-    tracker.speed, tracker.heading, tracker.sos, tracker.silent = (
-        row["speed"],
-        row["heading"],
-        row["sos"],
-        False,
-    )
+    tracker.speed, tracker.heading, tracker.sos, tracker.silent = row["speed"], heading, row["sos"], False
+
+
+def _track_heading(tracker: Tracker, row: dict[str, Any]) -> float | None:
+    """A radio packet carries no heading: the bearing from the previous fix (degrees clockwise from
+    grid north), the previous heading for a short step, none when standing."""
+    if tracker.x is None or tracker.y is None or row["speed"] < 0.5:
+        return None
+    dx, dy = row["x"] - tracker.x, row["y"] - tracker.y
+    if math.hypot(dx, dy) < HEADING_FROM_TRACK_M:
+        return tracker.heading
+    return math.degrees(math.atan2(dx, dy)) % 360.0
 
 
 def save_events(db: Session, events: Iterable[AlarmEvent], *, site: str, now: datetime) -> list[Alarm]:
