@@ -301,11 +301,12 @@ def through_mqtt(port: int, messages: list[Any]) -> tuple[float, int]:
     bridge.connect("127.0.0.1", port)
     bridge.loop_start()
     try:
-        window = paced(messages, lambda item: bridge.publish(item[1], item[2], qos=0))
-        bridge.publish("bench/last", b"", qos=1).wait_for_publish(10)  # what it held has gone out
+        sent: list[Any] = []
+        window = paced(messages, lambda item: sent.append(bridge.publish(item[1], item[2], qos=0)))
+        sent[-1].wait_for_publish(10)  # written to the socket: the ones before it too
     finally:
+        bridge.disconnect()  # before loop_stop, which otherwise waits out the loop's 1 s select
         bridge.loop_stop()
-        bridge.disconnect()
     return window, len(messages)
 
 
@@ -590,7 +591,7 @@ def run_e2e(trackers: int, seconds: int, *, postgresql: bool = False, probes: in
         setup = Setup(work, names, paths, {site.name: site for site in map(load_site, paths)})
         for kind in ["sqlite"] + (["postgresql"] if postgresql else []):
             with scratch_database(kind, prefix="tocsin_bench_e2e") as url, ExitStack() as stack:
-                console.log("e2e: prepared")
+                console.log(f"e2e: {kind}: migrating the scratch database")
                 prepare(url)
                 figures |= one_database(stack, setup, url, kind, trackers, seconds, probes)
     return figures
@@ -624,29 +625,27 @@ def one_database(
     web = start_web(stack, work, url) if kind == "sqlite" else None
     loader = phones_loader(osmand, trackers, seconds)
     stack.callback(stop, loader)
-    console.log("e2e: radio ready")
+    console.log("e2e: starting the ingestion processes and the web app")
     wait_ready(radio, radio_log)
     wait_for_port(osmand, cli, cli_log)
     if web is not None:
         wait_until_up(f"{web[0]}/ping", web[1], web[2], timeout=60)
-    console.log("e2e: web ready")
     warm_radio(url, broker, setup)
     warm_phones(url, osmand, min(trackers, 50))
-    console.log("e2e: warmed")
+    console.log("e2e: MQTT (ChirpStack JSON)")
     messages = mqtt_messages(radio_frames(names, time.time(), seconds), sites)
     row = {"mqtt_chirpstack_json": metered_phase(url, [radio.pid], partial(through_mqtt, broker, messages))}
     datagrams = udp_datagrams(radio_frames(names, time.time(), seconds), sites)
-    console.log("e2e: mqtt done")
+    console.log("e2e: Semtech UDP")
     row["semtech_udp"] = metered_phase(url, [radio.pid], partial(through_udp, udp, datagrams))
     stop(radio)  # it hands its sites back as it stops
-    console.log("e2e: udp done")
+    console.log("e2e: OsmAnd" + (" and the live push" if web is not None else ""))
     row["osmand_http"], live = phones_phase(url, cli.pid, osmand, web, loader, seconds, probes)
-    console.log("e2e: phones done")
     stop_all([cli] + ([web[1]] if web is not None else []))
     figures[f"transports_{kind}"] = row
     if live is not None:
         figures["live_push"] = live
-        console.log("e2e: cli stopped")
+        console.log("e2e: sharding")
         figures["sharding"] = sharding(stack, setup, url, broker, seconds, row)
     return figures
 
@@ -705,10 +704,8 @@ def sharding(
     ]
     for process, log in shards:
         wait_ready(process, log)
-    console.log("e2e: shards ready")
     warm_radio(url, broker, setup)
     messages = mqtt_messages(radio_frames(setup.names, time.time(), seconds), setup.sites)
-    console.log("e2e: shards warmed")
     two = metered_phase(url, [p.pid for p, _ in shards], partial(through_mqtt, broker, messages))
     stop_all([process for process, _ in shards])
     base = one["mqtt_chirpstack_json"]
