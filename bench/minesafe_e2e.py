@@ -189,6 +189,8 @@ def serve(config_path: str) -> None:
             await run(service, listen, running, recorder=recorder, also=also)
 
     asyncio.run(main())
+    counts = dict(ingestion.counts) | {f"service:{k}": v for k, v in service.counts.items()}
+    print(json.dumps(counts | {"recorder:failures": recorder.failures}), flush=True)
 
 
 def start_serve(
@@ -201,6 +203,13 @@ def start_serve(
         stack, [PYTHON, __file__, "serve", str(config)], {"TOCSIN_DATABASE_URL": url}, log, pipe=True
     )
     return process, log
+
+
+def counts_of(process: subprocess.Popen) -> dict[str, int]:
+    """What a stopped "serve" process counted (its last line): reports, copies, replayed, refused…"""
+    assert process.stdout is not None
+    lines = process.stdout.read().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
@@ -227,8 +236,10 @@ def radio_frames(
     names: list[str], start_at: float, seconds: int, shift: int = 0
 ) -> list[tuple[float, str, int, bytes]]:
     """(when, site, mast, frame) for every tracker of every site once a second, spread over the second:
-    trucks on straight legs across the site, every frame heard by one mast; ``shift`` starts them that
-    many seconds on (a warm-up's frames must not be the measured ones' bytes, or they merge as copies)."""
+    trucks on straight legs bouncing inside the site, every frame heard by one mast (each site's trucks
+    report a speed of their own: the merger would take two sites' identical frames for copies);
+    ``shift`` starts them that many seconds on (a warm-up's frames must not be the measured ones' bytes,
+    or they merge as copies)."""
     import numpy as np
 
     from tocsin.minesafe.codec import encode_tracker, packet_from_report
@@ -240,12 +251,14 @@ def radio_frames(
     rng = np.random.default_rng(11)
     pos = rng.uniform([50, 50], [2450, 1450], (total, 2))
     vel = rng.uniform(-8, 8, (total, 2))
+    span = np.array([2490.0, 1490.0])
     frames = []
     for second in range(shift, shift + seconds):
         for n in range(total):
             site_name, number = names[n // TRACKERS_PER_SITE], n % TRACKERS_PER_SITE
-            x, y = np.clip(pos[n] + vel[n] * second, 5, [2495, 1495])
-            report = Report(0.0, base.tracker_key(number), Kind.HAUL_TRUCK, float(x), float(y), 8.0)
+            x, y = 5 + np.abs((pos[n] + vel[n] * second - 5) % (2 * span) - span)  # bouncing off the edges
+            speed = 3.0 + (n // TRACKERS_PER_SITE % 100) * 0.14  # a speed code of each site's own
+            report = Report(0.0, base.tracker_key(number), Kind.HAUL_TRUCK, float(x), float(y), speed)
             frame = encode_tracker(packet_from_report(report, site=base, seq=second % 8))
             frames.append((start_at + second - shift + n / total, site_name, number % 3, frame))
     return frames
@@ -639,6 +652,7 @@ def one_database(
     console.log("e2e: Semtech UDP")
     row["semtech_udp"] = metered_phase(url, [radio.pid], partial(through_udp, udp, datagrams))
     stop(radio)  # it hands its sites back as it stops
+    figures[f"counts_{kind}"] = counts_of(radio)
     console.log("e2e: OsmAnd" + (" and the live push" if web is not None else ""))
     row["osmand_http"], live = phones_phase(url, cli.pid, osmand, web, loader, seconds, probes)
     stop_all([cli] + ([web[1]] if web is not None else []))
