@@ -208,7 +208,7 @@ def counts_of(process: subprocess.Popen) -> dict[str, int]:
     """What a stopped "serve" process counted (its last line): reports, copies, replayed, refused…"""
     assert process.stdout is not None
     lines = process.stdout.read().splitlines()
-    return json.loads(lines[-1]) if lines else {}
+    return json.loads(lines[-1]) if lines and lines[-1].startswith(b"{") else {}
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:
