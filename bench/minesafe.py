@@ -23,6 +23,7 @@ from rich.progress import Progress
 from scipy.spatial import cKDTree
 
 from harness import emit, machine, run_until_signalled
+from minesafe_e2e import run_e2e
 from minesafe_ingest import run_ingest
 from tocsin.minesafe.engine import Engine, EngineConfig, closest_approach
 from tocsin.minesafe.model import Kind, Report
@@ -236,6 +237,17 @@ def ratios(result: dict) -> dict[str, object]:
     }
 
 
+def e2e_ratios(result: dict) -> dict[str, float]:
+    """CPU per report stored of each way in (the whole ingestion process: transport, decoding, engine,
+    storage) over the engine's alone on the same quarry traffic in this run (``ingest``)."""
+    engine = result["ingest"]["engine_cpu_us_per_report"]
+    found = {}
+    for kind in ("sqlite", "postgresql"):
+        for way, row in result["e2e"].get(f"transports_{kind}", {}).items():
+            found[f"e2e_{way}_{kind}_over_engine_per_report"] = round(row["cpu_us_per_report"] / engine, 1)
+    return found
+
+
 def memory_of_engine(n: int) -> dict[str, float]:
     """Peak Python allocation of an engine holding n trackers after one second at 4 Hz."""
     fleet = Fleet.make(n, seed=3)
@@ -254,6 +266,11 @@ def memory_of_engine(n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (same tracker counts), < 60 s")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="end to end on PostgreSQL too",
+    )
     args = parser.parse_args()
     # Simulated seconds per tracker count: a quarry's tick costs a few hundredths of a millisecond, so small
     # fleets run longer to be measured at all (quick: ≥ 2,400 reports per row).
@@ -265,7 +282,9 @@ def main() -> None:
     result: dict[str, object] = {
         "machine": {**machine(), "numpy": np.__version__},
         "quick": args.quick,
-        "command": "python bench/minesafe.py" + (" --quick" if args.quick else ""),
+        "command": "python bench/minesafe.py"
+        + (" --quick" if args.quick else "")
+        + (" --postgresql" if args.postgresql else ""),
     }
     probe = Engine()
     probe.ingest(Report(0.0, "probe", Kind.HAUL_TRUCK, 0.0, 0.0, 0.0))
@@ -318,9 +337,19 @@ def main() -> None:
         task = progress.add_task("ingestion paths", total=None)
         result["ingest"] = run_ingest(60.0 if args.quick else 300.0)
         progress.remove_task(task)
-    result["ratios"] = ratios(result) | {
-        "ingest_json_over_engine_per_report": result["ingest"]["ingest_json_over_engine_per_report"]
-    }
+        task = progress.add_task("end to end: processes, MQTT, UDP, OsmAnd, live push, sharding", total=None)
+        result["e2e"] = run_e2e(
+            200 if args.quick else 1000,
+            3 if args.quick else 20,
+            postgresql=args.postgresql,
+            probes=20 if args.quick else 100,
+        )
+        progress.remove_task(task)
+    result["ratios"] = (
+        ratios(result)
+        | {"ingest_json_over_engine_per_report": result["ingest"]["ingest_json_over_engine_per_report"]}
+        | e2e_ratios(result)
+    )
     result["memory"] = memory_of_engine(1000)
     result["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     emit(result)
