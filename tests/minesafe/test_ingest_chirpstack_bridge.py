@@ -178,7 +178,7 @@ def test_one_frame_heard_by_two_masts_is_one_report_with_both_links():
         NOW,
     )
     assert abs(report.x - 1200.0) < 1 and abs(report.y - 700.0) < 1
-    assert pipeline.merger.best_gateway(payload) == MAST_B
+    assert pipeline.merger.best_gateway(payload, SITE.name) == MAST_B
     assert pipeline.counts == {"reports": 1, "copies": 1}
     newer = pipeline.reports(Uplink(MAST_A, frame_of(3, 1210.0, 700.0, seq=6), NOW + 5, rssi=-95))
     replayed = pipeline.reports(Uplink(MAST_A, payload, NOW, rssi=-95))  # re-sent after a broker restart

@@ -44,3 +44,12 @@ def test_an_ingest_error_names_the_field_and_the_reason():
         "not base64",
         "rxpk[0].data: not base64",
     )
+
+
+def test_the_same_bytes_from_two_sites_are_two_frames():
+    """Two quarries' trackers with the same id in the same grid cell send the same bytes: both count."""
+    merger = UplinkMerger()
+    assert merger.add(heard("aa" * 8, -90), now=100.0, site="north") is True
+    assert merger.add(heard("bb" * 8, -80), now=100.1, site="south") is True
+    assert merger.add(heard("cc" * 8, -70), now=100.2, site="south") is False
+    assert merger.best_gateway(FRAME, "south") == "cc" * 8 and merger.best_gateway(FRAME, "north") == "aa" * 8

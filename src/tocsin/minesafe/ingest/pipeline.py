@@ -88,7 +88,7 @@ class Ingestion:
             return []
         # Copies are told apart by when the masts heard them (GPS-synchronised, within milliseconds), not
         # by when they reached us, so a replay at any speed merges exactly what the air did.
-        if not self.merger.add(uplink, uplink.received):
+        if not self.merger.add(uplink, uplink.received, site_name):
             self.counts["copies"] += 1
             return []
         try:
@@ -117,7 +117,8 @@ class Ingestion:
         uplink = self.heard.get(tracker)
         if uplink is None:
             return None
-        links = self.merger.links(uplink.payload) or [Link(uplink.gateway, uplink.rssi, uplink.snr)]
+        site = self.gateways.get(uplink.gateway, "")
+        links = self.merger.links(uplink.payload, site) or [Link(uplink.gateway, uplink.rssi, uplink.snr)]
         best = loudest(links)
         assert best is not None
         return LinkQuality(best.rssi, best.snr, len({link.gateway for link in links}))
@@ -128,7 +129,7 @@ class Ingestion:
         uplink = self.heard.get(tracker)
         if uplink is None:
             return None
-        best = self.merger.best_gateway(uplink.payload)
+        best = self.merger.best_gateway(uplink.payload, self.gateways.get(uplink.gateway, ""))
         if best is None or best == uplink.gateway:
             return uplink
         return replace(uplink, gateway=best)

@@ -15,6 +15,7 @@ import logging
 import math
 import random
 import re
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -408,10 +409,25 @@ class ForwarderProtocol(asyncio.DatagramProtocol):
             log.exception("GWMP callback %r failed", callback)
 
 
+RECEIVE_BUFFER = 4 * 1024 * 1024  # bursts from many masts wait here while the loop is busy
+
+
 async def serve_udp(
     protocol: ForwarderProtocol, host: str = "0.0.0.0", port: int = 1700
 ) -> asyncio.DatagramTransport:
-    """Listen for gateways; close the returned transport to stop."""
+    """Listen for gateways; close the returned transport to stop. The socket's receive buffer is made
+    large (the kernel caps it at ``net.core.rmem_max``; the size granted is logged), so a burst of
+    datagrams waits in the kernel instead of being dropped while the event loop runs the engine."""
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(lambda: protocol, local_addr=(host, port))
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        except OSError as error:
+            log.warning("GWMP: could not enlarge the receive buffer: %s", error)
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        protocol.counts["receive_buffer_bytes"] = granted
+        if granted < RECEIVE_BUFFER:
+            log.info("GWMP: receive buffer %d bytes (raise net.core.rmem_max for more)", granted)
     return transport

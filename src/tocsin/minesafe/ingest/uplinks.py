@@ -84,35 +84,37 @@ class UplinkMerger:
     """The same frame heard by several masts counts once: the first hearing goes on to the engine at once
     (no waiting for the others), later copies within ``window_s`` only add their mast's link quality.
 
-    A tracker frame carries a sequence number, so two different reports never share their bytes within
-    a window; at most ``keep`` frames are remembered."""
+    A tracker frame carries a sequence number, so two different reports of one site never share their
+    bytes within a window; frames are told apart per ``site`` (two quarries' trackers may send the same
+    bytes at the same moment: same id, same grid cell). At most ``keep`` frames are remembered."""
 
     def __init__(self, window_s: float = 2.0, keep: int = 100_000) -> None:
         self.window_s, self.keep = window_s, keep
-        self._heard: OrderedDict[bytes, _Heard] = OrderedDict()
+        self._heard: OrderedDict[tuple[str, bytes], _Heard] = OrderedDict()
         self.copies = 0  # copies merged so far
 
-    def add(self, uplink: Uplink, now: float) -> bool:
+    def add(self, uplink: Uplink, now: float, site: str = "") -> bool:
         """Record one hearing; True if it is the first within the window (pass it on), False if a copy."""
         self._forget(now)
-        heard = self._heard.get(uplink.payload)
+        key = (site, uplink.payload)
+        heard = self._heard.get(key)
         link = Link(uplink.gateway, uplink.rssi, uplink.snr)
         if heard is not None and now - heard.first < self.window_s:
             heard.links.append(link)
             self.copies += 1
             return False
-        self._heard.pop(uplink.payload, None)
-        self._heard[uplink.payload] = _Heard(now, [link])
+        self._heard.pop(key, None)
+        self._heard[key] = _Heard(now, [link])
         return True
 
-    def links(self, payload: bytes) -> list[Link]:
+    def links(self, payload: bytes, site: str = "") -> list[Link]:
         """Every mast that heard this frame within the window, first hearing first."""
-        heard = self._heard.get(payload)
+        heard = self._heard.get((site, payload))
         return list(heard.links) if heard is not None else []
 
-    def best_gateway(self, payload: bytes) -> str | None:
+    def best_gateway(self, payload: bytes, site: str = "") -> str | None:
         """The mast that heard the frame loudest (RSSI, then SNR): where a downlink to its sender goes."""
-        best = loudest(self.links(payload))
+        best = loudest(self.links(payload, site))
         return None if best is None else best.gateway
 
     def _forget(self, now: float) -> None:
