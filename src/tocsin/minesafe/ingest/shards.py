@@ -50,19 +50,21 @@ class Shards:
     _started: float = field(default_factory=time.monotonic)
 
     def step(self) -> None:
-        """Take, keep, ask for or hand back each site; on a database failure, keep what has not
-        lapsed and try again at the next step."""
+        """Take, keep, ask for or hand back each site, and apply the outcome."""
+        now_held = self.settle()
+        if now_held is not None:
+            self._apply(now_held)
+
+    def settle(self) -> set[str] | None:
+        """The leases' part of a step (database only, safe off the event loop): the sites held now, or
+        None to keep what is held (the database failed and the leases have not lapsed yet)."""
         try:
             now_held = self._settle()
         except Exception as error:
             log.warning("shards: could not renew the site leases: %s", error)
-            if time.monotonic() - self._renewed_at > self.ttl_s:
-                now_held = set()  # lapsed: another process may hold them now
-            else:
-                return
-        else:
-            self._renewed_at = time.monotonic()
-        self._apply(now_held)
+            return set() if time.monotonic() - self._renewed_at > self.ttl_s else None  # lapsed: not ours
+        self._renewed_at = time.monotonic()
+        return now_held
 
     def _settle(self) -> set[str]:
         now, ttl = self.clock(), timedelta(seconds=self.ttl_s)
@@ -99,20 +101,27 @@ class Shards:
 
     def release_all(self) -> None:
         """Hand every site back at once (a clean stop), so a standby need not wait for the lapse."""
+        self._release_leases()
+        self._apply(set())
+
+    def _release_leases(self) -> None:
         with self.database.session() as db:
             for site in self.held:
                 leases.release(db, PREFIX + site, self.name)
-        self._apply(set())
 
     async def run(self) -> None:
-        """Step every ``every_s`` until cancelled, then hand the sites back."""
+        """Step every ``every_s`` until cancelled, then hand the sites back. The database work runs in a
+        thread; the outcome is applied on the event loop, where the engines live."""
         try:
             while True:
-                await asyncio.to_thread(self.step)
+                now_held = await asyncio.to_thread(self.settle)
+                if now_held is not None:
+                    self._apply(now_held)
                 await asyncio.sleep(self.every_s)
         finally:
             try:
-                await asyncio.to_thread(self.release_all)
+                await asyncio.to_thread(self._release_leases)
+                self._apply(set())
             except Exception as error:
                 log.warning("shards: could not hand the sites back: %s", error)
 
