@@ -63,3 +63,52 @@ def test_a_bad_address_is_refused_naming_the_option(option, value):
     )
     assert done.returncode == 2
     assert option in done.stderr and "HOST:PORT" in done.stderr
+
+
+def test_one_process_takes_several_sites_and_refuses_a_phone_of_none(tmp_path):
+    """``--site`` repeated: the masts of both quarries are taken; a phone list naming a third is refused."""
+    import yaml
+
+    from tocsin.minesafe.ingest import simulated
+    from tocsin.minesafe.site import example_site_path, load_site
+
+    data = yaml.safe_load(example_site_path().read_text(encoding="utf-8"))
+    data["name"] = "north"
+    north_file = tmp_path / "north.yaml"
+    north_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    north_mast = simulated.gateway_eui(load_site(north_file), 1)
+    port = free_port()
+    sites = ["--site", str(example_site_path()), "--site", str(north_file)]
+    off = ["--mqtt", "off", "--osmand", "off", "--opcua", "off", "--no-store"]
+    command = [*TOCSIN, "minesafe", "ingest", *sites, *off, "--udp", f"127.0.0.1:{port}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    radio.settimeout(0.5)
+    try:
+        for seq in range(60):
+            datagram = push_data(truck_frame(100.0, 100.0, seq % 8), START + seq)
+            datagram = datagram[:4] + bytes.fromhex(north_mast) + datagram[12:]  # heard by north's mast
+            radio.sendto(datagram, ("127.0.0.1", port))
+            try:
+                assert radio.recv(64)[3] == 0x01
+                break
+            except TimeoutError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        else:
+            pytest.fail("no PUSH_ACK within 30 s")
+    finally:
+        radio.close()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    counts = json.loads(err[err.index("{") :])
+    assert counts["reports"] >= 1 and "refused:gateway" not in counts
+
+    phones = tmp_path / "phones.yaml"
+    phones.write_text("- {device: w1, site: south}\n", encoding="utf-8")
+    done = subprocess.run(
+        [*TOCSIN, "minesafe", "ingest", *sites, "--phones", str(phones), *off, "--udp", "off"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "no site named 'south'" in done.stderr

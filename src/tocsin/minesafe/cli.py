@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import typer
 
 app = typer.Typer(help="Mine collision-warning desk: radio planner, simulator, replay.", no_args_is_help=True)
-SITE_HELP = "Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
 
 
 @app.command()
@@ -78,8 +77,10 @@ def duty(
 
 @app.command()
 def ingest(
-    site_file: str | None = typer.Option(
-        None, "--site", help="Site YAML (default: TOCSIN_MINESAFE_SITE, else the example quarry)."
+    site_files: list[str] = typer.Option(
+        None,
+        "--site",
+        help="Site YAML, repeat for several sites (default: TOCSIN_MINESAFE_SITE, else the example quarry).",
     ),
     gateways_file: str | None = typer.Option(
         None, "--gateways", help="YAML mapping gateway EUI → site name (default: the simulated masts)."
@@ -118,7 +119,8 @@ def ingest(
     from tocsin.minesafe.ingest.runner import Listen, Running, broker_answers, build, feed_simulation, run
     from tocsin.minesafe.ingest.service import Broker
 
-    site, gateways, phones = _ingest_setup(site_file, gateways_file, phones_file)
+    sites, gateways, phones = _ingest_setup(site_files or [], gateways_file, phones_file)
+    site = next(iter(sites.values()))  # the one the simulator plays, with --simulate
     from tocsin.minesafe.ingest.pipeline import Ingestion
 
     listen = Listen(
@@ -133,10 +135,12 @@ def ingest(
             sys.stdout.write(json.dumps(dataclasses.asdict(event), ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
 
-    ingestion = Ingestion({site.name: site}, gateways, phones=phones)
+    ingestion = Ingestion(sites, gateways, phones=phones)
     queued = threading.Event()
     recorder = (
-        _recorder(site, lambda events: downlinks.plan(events, ingestion), queued, ingestion) if keep else None
+        _recorder(sites, lambda events: downlinks.plan(events, ingestion), queued, ingestion)
+        if keep
+        else None
     )
 
     def take_events(events: list[Any]) -> None:
@@ -149,9 +153,9 @@ def ingest(
     service = build(ingestion, on_events=take_events, on_reports=on_reports, window_s=window_ms / 1000)
     running = Running(service)
     also = []
-    taking: Any = lambda: [site.name]  # noqa: E731
+    taking: Any = lambda: list(sites)  # noqa: E731
     if own or standby:
-        shards = _shards(recorder, service, site, own or [], standby or [], shard_name)
+        shards = _shards(recorder, service, list(sites), own or [], standby or [], shard_name)
         also.append(shards.run)
         taking = lambda: sorted(shards.held)  # noqa: E731
     if recorder is not None:  # buzzer commands go through the outbox, so only with storage
@@ -190,28 +194,27 @@ def ingest(
 
 
 def _shards(
-    recorder: Any, service: Any, site: Site, own: list[str], standby: list[str], name: str | None
+    recorder: Any, service: Any, known: list[str], own: list[str], standby: list[str], name: str | None
 ) -> Any:
     from tocsin.minesafe.ingest.shards import Shards, attach, default_name, sites_of
 
     if recorder is None:
         raise typer.BadParameter("sites are leased through the database: drop --no-store", param_hint="--own")
     owned, standing = sites_of(own), sites_of(standby)
-    unknown = sorted(set(owned + standing) - {site.name})
+    unknown = sorted(set(owned + standing) - set(known))
     if unknown:
         raise typer.BadParameter(
-            f"no site named {', '.join(unknown)} (known: {site.name})", param_hint="--own"
+            f"no site named {', '.join(unknown)} (known: {', '.join(known)})", param_hint="--own"
         )
     shards = Shards(recorder.database, owned, standing, name=name or default_name())
     attach(shards, service)
     return shards
 
 
-def _recorder(site: Site, plan: Any, queued: Any, ingestion: Any) -> Any:
+def _recorder(sites: dict[str, Site], plan: Any, queued: Any, ingestion: Any) -> Any:
     from tocsin.minesafe.ingest.recorder import Recorder
 
-    database = _database()
-    return Recorder(database, {site.name: site}, plan=plan, queued=queued, link_of=ingestion.link_quality)
+    return Recorder(_database(), sites, plan=plan, queued=queued, link_of=ingestion.link_quality)
 
 
 def _database() -> Any:
@@ -229,9 +232,9 @@ def _address(value: str, option: str) -> tuple[str, int]:
 
 
 def _ingest_setup(
-    site_file: str | None, gateways_file: str | None, phones_file: str | None
-) -> tuple[Site, dict[str, str], dict[str, Any]]:
-    """The site, its masts' gateway EUIs and its phones, from files or the simulated defaults."""
+    site_files: list[str], gateways_file: str | None, phones_file: str | None
+) -> tuple[dict[str, Site], dict[str, str], dict[str, Any]]:
+    """The sites, their masts' gateway EUIs and their phones, from files or the simulated defaults."""
     from pathlib import Path
 
     import yaml
@@ -241,14 +244,18 @@ def _ingest_setup(
     from tocsin.minesafe.model import Kind
     from tocsin.minesafe.site import load_configured_site, load_site
 
-    site = load_site(site_file) if site_file else load_configured_site()
-    gateways = simulated.gateways(site)
+    sites: dict[str, Site] = {}
+    for loaded in [load_site(f) for f in site_files] if site_files else [load_configured_site()]:
+        if loaded.name in sites:
+            raise typer.BadParameter(f"two sites named {loaded.name!r}", param_hint="--site")
+        sites[loaded.name] = loaded
+    site = next(iter(sites.values()))
+    gateways = {eui: name for each in sites.values() for eui, name in simulated.gateways(each).items()}
     if gateways_file:
         raw = yaml.safe_load(Path(gateways_file).read_text(encoding="utf-8")) or {}
-        if not isinstance(raw, dict) or not all(
-            isinstance(k, str) and v == site.name for k, v in raw.items()
-        ):
-            raise typer.BadParameter(f"a mapping of gateway EUI to {site.name!r}", param_hint="--gateways")
+        if not isinstance(raw, dict) or not all(isinstance(k, str) and v in sites for k, v in raw.items()):
+            names = ", ".join(repr(name) for name in sites)
+            raise typer.BadParameter(f"a mapping of gateway EUI to one of {names}", param_hint="--gateways")
         gateways = {eui.lower(): name for eui, name in raw.items()}
     phones: dict[str, Any] = {}
     if phones_file:
@@ -259,8 +266,10 @@ def _ingest_setup(
                 )
             except (KeyError, TypeError, ValueError) as error:
                 raise typer.BadParameter(f"entry {n}: {error}", param_hint="--phones") from None
+            if phone.site not in sites:
+                raise typer.BadParameter(f"entry {n}: no site named {phone.site!r}", param_hint="--phones")
             phones[phone.device] = phone
-    return site, gateways, phones
+    return sites, gateways, phones
 
 
 @app.command(name="radio-plan")
