@@ -225,3 +225,45 @@ def test_a_radio_trackers_heading_comes_from_its_track(database):
     assert heading() == pytest.approx(180.0)
     fix(T0 + 4, 509.0, 491.0, 0.0)
     assert heading() is None
+
+
+def test_the_masts_and_the_muster_answer_in_json(database, client, clock):
+    """Masts: every mast of the site, the one that reported first with its health; muster: who is in
+    the pit now (fixes of the last 10 minutes), people first, counted per zone."""
+    from tocsin.minesafe.ingest import simulated
+    from tocsin.minesafe.models import Mast
+
+    now = clock()
+    blast = next(zone for zone in SITE.zones if zone.kind == "blast")
+    bx = sum(x for x, _ in blast.polygon) / len(blast.polygon)
+    by = sum(y for _, y in blast.polygon) / len(blast.polygon)
+    t = now.timestamp() - 60
+    reports = [
+        Report(t=t, tracker="quarry:11", kind=Kind.PERSON, x=bx, y=by, speed=0.0, site=SITE.name),
+        Report(t=t, tracker="quarry:0", kind=Kind.HAUL_TRUCK, x=300.0, y=300.0, speed=5.0, site=SITE.name),
+        Report(
+            t=t - 3600, tracker="quarry:1", kind=Kind.HAUL_TRUCK, x=400.0, y=300.0, speed=0.0, site=SITE.name
+        ),
+    ]
+    gateway = simulated.gateway_eui(SITE, SITE.masts[0].id)
+    with database.session() as db:
+        store.save_reports(db, reports, SITES)
+        db.add(
+            Mast(
+                gateway=gateway, site=SITE.name, online=True, last_heard=now, last_rssi=-70.0, updated_at=now
+            )
+        )
+    sign_in(client, database, "viewer", ["viewer"])
+
+    masts = client.get("/minesafe/api/masts").json()
+    assert len(masts) == len(SITE.masts)
+    heard = next(m for m in masts if m["gateway"] == gateway)
+    assert (heard["health"], heard["online"], heard["rssi_dbm"]) == ("working", True, -70.0)
+    assert {m["health"] for m in masts if m["gateway"] != gateway} == {"unknown"}
+
+    roll = client.get("/minesafe/api/muster").json()
+    assert (roll["people"], roll["vehicles"]) == (1, 1)
+    assert [p["tracker"] for p in roll["present"]] == ["quarry:11", "quarry:0"]
+    assert roll["present"][0]["zones"] == [blast.name]
+    counted = next(z for z in roll["zones"] if z["zone"] == blast.name)
+    assert (counted["people"], counted["vehicles"]) == (1, 0)

@@ -21,7 +21,7 @@ from tocsin.core.dates import instant
 from tocsin.core.errors import DomainError, NotFound
 from tocsin.core.exports import Export, csv_text
 from tocsin.core.web import Db, shell_of, staff_or_partner
-from tocsin.minesafe import checkouts, store, zones
+from tocsin.minesafe import checkouts, muster, pages, store, zones
 from tocsin.minesafe.models import Alarm, Checkout, Position, Tracker
 from tocsin.minesafe.registry import Problems
 
@@ -193,6 +193,56 @@ def alarms(
     return [
         alarm_json(a) for a in db.scalars(query.order_by(Alarm.raised_at.desc(), Alarm.id.desc()).limit(1000))
     ]
+
+
+@router.get("/masts", summary="Every mast's health: connected, last heard, link quality, frame counters")
+def masts(request: Request, db: Db, _: str = Depends(READ)) -> list[dict[str, Any]]:
+    now = shell_of(request).clock()
+    return [_mast_json(row) for row in pages.mast_rows(db, pages.the_site(), now)]
+
+
+def _mast_json(row: pages.MastRow) -> dict[str, Any]:
+    stored = row.stored
+    return {
+        "gateway": row.gateway,
+        "name": row.name,
+        "health": row.health,  # working, silent, offline, unknown
+        "online": None if stored is None else stored.online,
+        "last_heard": None if stored is None else rfc3339(stored.last_heard),
+        "rssi_dbm": None if stored is None else stored.last_rssi,
+        "snr_db": None if stored is None else stored.last_snr,
+        "rx_received": None if stored is None else stored.rx_received,
+        "rx_ok": None if stored is None else stored.rx_ok,
+    }
+
+
+@router.get("/muster", summary="Who is in the pit now, and in each zone (people first)")
+def muster_now(request: Request, db: Db, _: str = Depends(READ)) -> dict[str, Any]:
+    roll = muster.muster(db, pages.the_site(), shell_of(request).clock())
+    return {
+        "at": rfc3339(roll.at),
+        "people": roll.people,
+        "vehicles": roll.vehicles,
+        "present": [
+            {
+                "tracker": p.tracker.id,
+                "label": p.label,
+                "person": p.person,
+                "last_fix": rfc3339(p.tracker.last_at),
+            }
+            | {"zones": list(p.zones)}
+            for p in roll.present
+        ],
+        "zones": [
+            {
+                "zone": count.zone.name,
+                "kind": count.zone.kind,
+                "people": count.people,
+                "vehicles": count.vehicles,
+            }
+            for count in roll.zones
+        ],
+    }
 
 
 @router.get("/alarms.csv", summary="The same alarms as CSV")
