@@ -112,3 +112,37 @@ def test_one_process_takes_several_sites_and_refuses_a_phone_of_none(tmp_path):
         timeout=60,
     )
     assert done.returncode == 2 and "no site named 'south'" in done.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_it_stops_cleanly_on_sigint_or_sigterm_even_started_with_sigint_ignored(stop):
+    """A service manager stops it with SIGTERM; a script may start it with SIGINT ignored (a background
+    job): either way it writes what waits and prints its counts."""
+    port = free_port()
+    command = [*TOCSIN, "minesafe", "ingest", "--mqtt", "off", "--osmand", "off", "--opcua", "off"]
+    command += ["--no-store", "--udp", f"127.0.0.1:{port}"]
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint
+    )
+    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    radio.settimeout(0.5)
+    try:
+        for _ in range(60):
+            radio.sendto(push_data(truck_frame(100.0, 100.0, 1), START), ("127.0.0.1", port))
+            try:
+                assert radio.recv(64)[3] == 0x01
+                break
+            except TimeoutError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        else:
+            pytest.fail("no PUSH_ACK within 30 s")
+    finally:
+        radio.close()
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert json.loads(err[err.index("{") :])["reports"] == 1

@@ -185,12 +185,34 @@ def ingest(
         also.append(lambda: feed_simulation(service, site, broker=listen.broker))
     try:
         stored = _database() if listen.opcua is not None and recorder is None else None
-        asyncio.run(run(service, listen, running, recorder=recorder, also=also, database=stored))
+        asyncio.run(
+            _until_stopped(run(service, listen, running, recorder=recorder, also=also, database=stored))
+        )
     except KeyboardInterrupt:
         pass
     finally:
         counts = dict(ingestion.counts) | {f"service:{k}": v for k, v in service.counts.items()}
         Console(stderr=True).print_json(json.dumps(counts))
+
+
+async def _until_stopped(work: Any) -> None:
+    """Run ``work`` until it ends or the process is told to stop: SIGINT (Ctrl-C) or SIGTERM (systemd,
+    docker stop) cancel it, so what waits is written, the leases handed back and the counts printed —
+    even when the process was started with SIGINT ignored (in the background of a script)."""
+    import asyncio
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def _shards(
