@@ -8,8 +8,9 @@ The rules, decided here (docs/appeals.md says them to people):
 - Checks run per file in this order and the first problem is the one reported: empty, too large, virus
   (clamd, before our own parsers read the bytes; clamd down refuses: never accepted unscanned), kind by
   content (core ``detect``: libmagic, OOXML told from a plain zip), the name's extension agrees with the
-  content, not a polyglot, then what the kind needs (PDF not encrypted; DOCX/XLSX a real OOXML package
-  without macros; DOC/XLS without macros; ZIP/RAR members listed, never extracted).
+  content, not a polyglot (for ZIP/RAR after their members), then what the kind needs (PDF not
+  encrypted; DOCX/XLSX a real OOXML package without macros; DOC/XLS without macros; ZIP/RAR members
+  listed, never extracted).
 - A polyglot is a file that a reader of another format would also open: it ends as a ZIP (an
   end-of-central-directory record exactly at the end, which is where zip readers look) while its content
   is not ZIP/DOCX/XLSX; or it has ``%PDF-`` in its first 1024 bytes (where PDF readers look) while it is
@@ -229,10 +230,12 @@ def check_file(raw_name: str, path: Path, limits: Limits, scanner: Scanner) -> A
         says = f"name says {extension.upper()}" if extension else "the name has no extension"
         raise refuse(f"content is {kind}, {says}", "name_disagrees")
     data = path.read_bytes()  # at most max_file_bytes
-    other = _other_format(data, kind)
+    # an archive's members first: a RAR stored in a ZIP is better told as a nested archive than a polyglot
+    problem = _kind_problem(kind, path, data, limits) if kind in {"ZIP", "RAR"} else None
+    other = None if problem else _other_format(data, kind)
     if other:
         raise refuse(f"content is both {kind} and {other}; a file that is two formats is refused", "polyglot")
-    problem = _kind_problem(kind, path, data, limits)
+    problem = problem or _kind_problem(kind, path, data, limits)
     if problem:
         raise refuse(*problem)
     return Accepted(name, path, kind, content_type, size, hashlib.sha256(data).hexdigest(), verdict.scanner)
@@ -367,7 +370,9 @@ def _rar_problem(path: Path, data: bytes, limits: Limits) -> tuple[str, str] | N
                 if entry.isdir:
                     continue
                 unpacked += max(entry.size or 0, 0)
-                if unpacked > limits.max_unpacked_bytes:
+                if unpacked > limits.max_unpacked_bytes or (
+                    unpacked > MiB and unpacked > limits.max_ratio * len(data)
+                ):
                     return _bomb(unpacked, limits)
                 by_name = _archive_by_name(member)
                 head, read = b"", 0
