@@ -104,6 +104,7 @@ ENCRYPT_KEY = re.compile(rb"/Encrypt(?![A-Za-z0-9_.#-])")  # the name /Encrypt, 
 OVERRIDE = re.compile(r"<Override\b[^>]*>", re.I)
 ATTRIBUTE = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
+# libarchive-c 5.3 does not wrap archive_entry_is_encrypted (libarchive >= 3.2); its ffi helper binds it
 _is_encrypted = libarchive_ffi.ffi("entry_is_encrypted", [libarchive_ffi.c_archive_entry_p], c_int)
 
 
