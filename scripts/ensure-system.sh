@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the system parts the tests use are here: Chromium (Debian package), ClamAV's daemon and tools
-# (the tests start their own clamd), libmagic, PostgreSQL running, and for exports the Pango libraries and
-# DejaVu fonts WeasyPrint draws PDFs with, and pdftotext (poppler-utils) the tests read PDFs back with.
+# (the tests start their own clamd), libmagic, libarchive (RAR attachments are listed through it),
+# PostgreSQL running, and for exports the Pango libraries and DejaVu fonts WeasyPrint draws PDFs with,
+# and pdftotext (poppler-utils) the tests read PDFs back with.
 # Installs what is missing; fails saying what is missing when it cannot. It never skips silently.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ fc-list >/dev/null 2>&1 || need_apt+=(fontconfig)
 [ -x /usr/sbin/clamd ] || need_apt+=(clamav-daemon)
 command -v sigtool >/dev/null 2>&1 || need_apt+=(clamav)
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || need_apt+=(libmagic1)
+ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || need_apt+=(libarchive13)  # libarchive-c loads it
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
