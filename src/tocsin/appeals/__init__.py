@@ -1,0 +1,1 @@
+"""The appeals desk: citizens write to agencies; agencies answer in time."""
