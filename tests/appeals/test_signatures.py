@@ -7,6 +7,7 @@ we sign is also checked by `openssl cms -verify`.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ import pytest
 from asn1crypto import cms
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.name import _ASN1Type  # NumericString, as Russian SNILS and INN are encoded
 from cryptography.x509.oid import NameOID
 
@@ -206,7 +207,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 def openssl_sign(
-    pki: Pki, who: Identity, data: bytes, *, attached: bool = False, chain: Path | None = None
+    pki: Pki,
+    who: Identity,
+    data: bytes,
+    *,
+    attached: bool = False,
+    chain: Path | None = None,
+    extra: tuple[str, ...] = (),
 ) -> bytes:
     """`openssl cms -sign` (Debian), detached unless asked, DER."""
     src = pki.folder / "data.bin"
@@ -228,6 +235,7 @@ def openssl_sign(
     cmd += ["-certfile", str(chain), "-outform", "DER", "-out", str(out), "-md", "sha256"]
     if attached:
         cmd.append("-nodetach")
+    cmd += list(extra)
     subprocess.run(cmd, check=True, capture_output=True, timeout=60)
     return out.read_bytes()
 
@@ -246,6 +254,22 @@ def openssl_verify(pki: Pki, data: bytes, signature: bytes) -> subprocess.Comple
         "/dev/null",
     ]
     return subprocess.run(cmd, capture_output=True, timeout=60)
+
+
+def resign(signature: bytes, who: Identity, signing_time: datetime | None) -> bytes:
+    """The same RSA signature with its signingTime replaced (or dropped) and signed again by `who`."""
+    info = cms.ContentInfo.load(signature)
+    signer = info["content"]["signer_infos"][0]
+    attrs = [a for a in signer["signed_attrs"] if a["type"].native != "signing_time"]
+    if signing_time is not None:
+        attrs.append(
+            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]})
+        )
+    signer["signed_attrs"] = cms.CMSAttributes(attrs)
+    to_sign = b"\x31" + signer["signed_attrs"].dump(force=True)[1:]
+    assert isinstance(who.key, rsa.RSAPrivateKey)
+    signer["signature"] = who.key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())
+    return info.dump(force=True)
 
 
 def refused(data: bytes, signature: bytes, anchors: TrustAnchors) -> SignatureRefused:
@@ -513,3 +537,82 @@ def test_gost_has_a_slot_that_says_it_is_not_configured(pki: Pki) -> None:
     assert caught.value.reason == "not_available"
     with pytest.raises(SignatureRefused, match="configure a GOST provider"):
         providers["gost"].sign(data, None, None)
+
+
+def test_without_a_signing_time_the_chain_is_checked_for_now(pki: Pki) -> None:
+    data = canonical(FIELDS, [])
+    signature = resign(openssl_sign(pki, pki.rsa, data), pki.rsa, None)
+    got = CmsProvider().verify(data, signature, pki.anchors, now=NOW)
+    assert got.signing_time is None and got.checked_at == NOW
+    # the expired certificate is refused at "now" as well
+    expired = resign(openssl_sign(pki, pki.expired, data), pki.expired, None)
+    assert refused(data, expired, pki.anchors).reason == "expired"
+
+
+def test_the_chain_is_checked_at_the_signing_time(pki: Pki) -> None:
+    data = canonical(FIELDS, [])
+    # Signed (so it says) while the now expired certificate was still valid: accepted, with that time.
+    before = (NOW - timedelta(days=10)).replace(microsecond=0)
+    got = CmsProvider().verify(
+        data, resign(openssl_sign(pki, pki.expired, data), pki.expired, before), pki.anchors
+    )
+    assert got.signing_time == before and got.checked_at == before
+    # A signing time before the certificate existed: not yet valid then.
+    early = resign(openssl_sign(pki, pki.rsa, data), pki.rsa, NOW - timedelta(days=90))
+    assert refused(data, early, pki.anchors).reason == "not_yet_valid"
+
+
+def test_a_signing_time_in_the_future_is_refused(pki: Pki) -> None:
+    data = canonical(FIELDS, [])
+    later = resign(openssl_sign(pki, pki.rsa, data), pki.rsa, NOW + timedelta(hours=1))
+    assert refused(data, later, pki.anchors).reason == "signing_time_future"
+    soon = resign(
+        openssl_sign(pki, pki.rsa, data), pki.rsa, (NOW + timedelta(minutes=1)).replace(microsecond=0)
+    )
+    assert (
+        CmsProvider().verify(data, soon, pki.anchors).common_name == "Иван Петров"
+    )  # clocks differ a little
+
+
+def test_rsa_pss_signatures_are_verified(pki: Pki) -> None:
+    data = canonical(FIELDS, ATTACHMENTS)
+    signature = openssl_sign(pki, pki.rsa, data, extra=("-keyopt", "rsa_padding_mode:pss"))
+    info = cms.ContentInfo.load(signature)
+    assert info["content"]["signer_infos"][0]["signature_algorithm"].signature_algo == "rsassa_pss"
+    assert CmsProvider().verify(data, signature, pki.anchors).common_name == "Иван Петров"
+    assert refused(data + b"!", signature, pki.anchors).reason == "digest_mismatch"
+
+
+def test_verification_works_from_inside_an_event_loop(pki: Pki) -> None:
+    data = canonical(FIELDS, [])
+    signature = openssl_sign(pki, pki.ecdsa, data)
+
+    async def from_a_coroutine() -> str | None:
+        return CmsProvider().verify(data, signature, pki.anchors).common_name
+
+    assert asyncio.run(from_a_coroutine()) == "ecdsa-signer"
+
+
+@pytest.mark.parametrize("who", ["rsa", "ecdsa"])
+def test_any_one_changed_byte_gives_an_answer_never_a_crash(pki: Pki, who: str) -> None:
+    data = canonical(FIELDS, [])
+    signature = openssl_sign(pki, getattr(pki, who), data)
+    reasons = set()
+    for at in range(0, len(signature), 5):
+        for flip in (0x01, 0x80):
+            corrupted = bytearray(signature)
+            corrupted[at] ^= flip
+            try:
+                CmsProvider().verify(data, bytes(corrupted), pki.anchors)
+            except SignatureRefused as e:
+                reasons.add(e.reason)
+    assert {"not_cms", "bad_signature"} <= reasons, reasons
+
+
+def test_an_encapsulated_content_type_other_than_data_is_refused(pki: Pki) -> None:
+    data = canonical(FIELDS, [])
+    info = cms.ContentInfo.load(openssl_sign(pki, pki.rsa, data))
+    info["content"]["encap_content_info"]["content_type"] = (
+        "tst_info"  # unsigned, yet it must match the signed one
+    )
+    assert refused(data, info.dump(force=True), pki.anchors).reason == "content_type"

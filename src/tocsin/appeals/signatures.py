@@ -40,7 +40,7 @@ from typing import Any, Protocol, runtime_checkable
 from asn1crypto import cms, pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
@@ -76,6 +76,7 @@ REASONS = {
     "attached": "the signature carries its own content; a detached signature is expected",
     "signers": "exactly one signer is expected",
     "signer_certificate_missing": "the signer's certificate is not in the signature",
+    "bad_certificate": "the signer's certificate does not parse",
     "no_signed_attributes": "the signature has no signed attributes (content type, message digest)",
     "content_type": "the signed content type is not id-data",
     "digest_mismatch": "the message digest does not match the data: the data changed",
@@ -293,6 +294,7 @@ class CmsProvider:
             )
         signed_data, signer, certificates = self._parse(signature_der)
         signer_cert = self._signer_certificate(signer, certificates)
+        cert = self._load(signer_cert)
         digest_oid = signer["digest_algorithm"]["algorithm"].dotted
         signature_oid = signer["signature_algorithm"]["algorithm"].dotted
         if _is_gost(digest_oid) or _is_gost(signature_oid):
@@ -301,7 +303,7 @@ class CmsProvider:
         if digest_name not in _DIGESTS:
             raise SignatureRefused("algorithm", f"digest {digest_name}")
         signing_time = self._check_attributes(signer, data, digest_name)
-        self._check_signature(signer, signer_cert, digest_name)
+        self._check_signature(signer, cert, digest_name)
         if signing_time is not None and signing_time > now + FUTURE_TOLERANCE:
             raise SignatureRefused(
                 "signing_time_future", f"{signing_time.isoformat()} (now {now.isoformat()})"
@@ -310,7 +312,6 @@ class CmsProvider:
         self._check_chain(signer_cert, certificates, anchors, moment)
         self._check_key_usage(signer_cert)
         der = signer_cert.dump()
-        cert = x509.load_der_x509_certificate(der)
         return Verified(
             provider=self.name,
             subject=cert.subject.rfc4514_string(),
@@ -361,12 +362,14 @@ class CmsProvider:
                 if isinstance(c.chosen, asn1_x509.Certificate)
             ]
             has_content = encapsulated["content"].native is not None
-            for c in certificates:
-                c.native  # noqa: B018  (parses each certificate now, inside this try)
+            encapsulated_type = encapsulated["content_type"].native
+            info.native  # noqa: B018  (asn1crypto parses lazily: every part is parsed now, inside this try)
         except SignatureRefused:
             raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise SignatureRefused("not_cms", str(e)[:200]) from e
+        except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+            raise SignatureRefused("not_cms", f"{type(e).__name__}: {str(e)[:200]}") from e
+        if encapsulated_type != "data":  # RFC 5652 §11.1: the signed content-type attribute must match it
+            raise SignatureRefused("content_type", f"encapsulated content type {encapsulated_type}")
         if has_content:
             raise SignatureRefused(
                 "attached", "sign with a detached signature (openssl cms -sign without -nodetach)"
@@ -387,6 +390,17 @@ class CmsProvider:
             elif c.key_identifier == sid.chosen.native:
                 return c
         raise SignatureRefused("signer_certificate_missing")
+
+    @staticmethod
+    def _load(signer_cert: asn1_x509.Certificate) -> x509.Certificate:
+        try:
+            cert = x509.load_der_x509_certificate(signer_cert.dump())
+            cert.public_key()
+        except UnsupportedAlgorithm as e:
+            raise SignatureRefused("algorithm", f"the signer's key: {e}") from e
+        except Exception as e:  # ValueError, InvalidVersion: whatever cryptography finds wrong in it
+            raise SignatureRefused("bad_certificate", str(e)[:200]) from e
+        return cert
 
     @staticmethod
     def _check_attributes(signer: cms.SignerInfo, data: bytes, digest_name: str) -> datetime | None:
@@ -411,15 +425,15 @@ class CmsProvider:
         return times[0].astimezone(UTC) if times else None
 
     @staticmethod
-    def _check_signature(signer: cms.SignerInfo, cert: asn1_x509.Certificate, digest_name: str) -> None:
+    def _check_signature(signer: cms.SignerInfo, cert: x509.Certificate, digest_name: str) -> None:
         # RFC 5652 §5.4: the signature covers the DER of the attributes as a SET OF, not as [0] IMPLICIT.
         signed_bytes = b"\x31" + signer["signed_attrs"].dump()[1:]
         signature = signer["signature"].native
         algorithm = signer["signature_algorithm"]
-        scheme = algorithm.signature_algo  # "rsassa_pkcs1v15", "rsassa_pss" or "ecdsa" (ValueError otherwise)
         chosen_hash = _DIGESTS[digest_name]()
         try:
-            public_key = x509.load_der_x509_certificate(cert.dump()).public_key()
+            scheme = algorithm.signature_algo  # "rsassa_pkcs1v15", "rsassa_pss", "ecdsa"; else ValueError
+            public_key = cert.public_key()
             if scheme == "rsassa_pkcs1v15" and isinstance(public_key, rsa.RSAPublicKey):
                 public_key.verify(signature, signed_bytes, padding.PKCS1v15(), chosen_hash)
             elif scheme == "rsassa_pss" and isinstance(public_key, rsa.RSAPublicKey):
@@ -468,6 +482,8 @@ class CmsProvider:
             raise SignatureRefused("untrusted", str(e)) from e
         except (PathValidationError, InvalidCertificateError) as e:
             raise SignatureRefused("path_invalid", str(e)) from e
+        except (ValueError, TypeError, KeyError, IndexError) as e:  # a chain certificate it cannot read
+            raise SignatureRefused("path_invalid", f"{type(e).__name__}: {str(e)[:200]}") from e
 
     @staticmethod
     def _check_key_usage(cert: asn1_x509.Certificate) -> None:
@@ -511,6 +527,6 @@ def provider_for(signature_der: bytes) -> SignatureProvider:
             )
             if any(_is_gost(o) for o in oids):
                 return providers["gost"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError):
         pass  # the RSA/ECDSA provider refuses it with a precise reason
     return providers["rsa-ecdsa"]
