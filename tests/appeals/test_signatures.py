@@ -613,6 +613,6 @@ def test_an_encapsulated_content_type_other_than_data_is_refused(pki: Pki) -> No
     data = canonical(FIELDS, [])
     info = cms.ContentInfo.load(openssl_sign(pki, pki.rsa, data))
     info["content"]["encap_content_info"]["content_type"] = (
-        "tst_info"  # unsigned, yet it must match the signed one
+        "1.2.840.113549.1.9.16.1.4"  # unsigned, yet it must match the signed one
     )
     assert refused(data, info.dump(force=True), pki.anchors).reason == "content_type"
