@@ -282,8 +282,10 @@ class CmsProvider:
     def verify(
         self, data: bytes, signature_der: bytes, anchors: TrustAnchors, *, now: datetime | None = None
     ) -> Verified:
-        """In order: sizes, structure, detached, one signer, attributes, digest, signature, chain, usage."""
+        """Checks in order: sizes, structure, one signer, not GOST, digest, signature, time, chain, usage."""
         now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
         if len(data) > MAX_DATA_BYTES:
             raise SignatureRefused("too_large", f"data of {len(data)} bytes, {MAX_DATA_BYTES} at most")
         if not signature_der:
@@ -292,13 +294,14 @@ class CmsProvider:
             raise SignatureRefused(
                 "too_large", f"signature of {len(signature_der)} bytes, {MAX_SIGNATURE_BYTES} at most"
             )
-        signed_data, signer, certificates = self._parse(signature_der)
-        signer_cert = self._signer_certificate(signer, certificates)
-        cert = self._load(signer_cert)
+        _signed_data, signer, certificates = self._parse(signature_der)
         digest_oid = signer["digest_algorithm"]["algorithm"].dotted
         signature_oid = signer["signature_algorithm"]["algorithm"].dotted
+        # Before the certificate is loaded: cryptography has no GOST keys.
         if _is_gost(digest_oid) or _is_gost(signature_oid):
             raise SignatureRefused("gost", f"digest {digest_oid}, signature {signature_oid}")
+        signer_cert = self._signer_certificate(signer, certificates)
+        cert = self._load(signer_cert)
         digest_name = signer["digest_algorithm"]["algorithm"].native
         if digest_name not in _DIGESTS:
             raise SignatureRefused("algorithm", f"digest {digest_name}")
