@@ -14,6 +14,7 @@ command -v sigtool >/dev/null 2>&1 || need_apt+=(clamav)
 ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1 ' || need_apt+=(libmagic1)
 ldconfig -p 2>/dev/null | grep -q 'libarchive\.so\.13 ' || need_apt+=(libarchive13)  # libarchive-c loads it
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # appeals: signatures checked against openssl cms
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || need_apt+=(libpango-1.0-0 libpangoft2-1.0-0)
 [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)  # minesafe ingestion tests start their own broker
