@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,24 @@ from tests.minesafe.uplink_fixtures import START, push_data, truck_frame
 from tests.support import free_port
 
 TOCSIN = [str(Path(sys.executable).parent / "tocsin")]
+
+
+def acknowledged(process: subprocess.Popen, port: int, datagram: Callable[[int], bytes]) -> None:
+    """Send the n-th datagram until the command answers PUSH_ACK (it starts, imports included, in a
+    few seconds); fail saying why if it exits or never answers."""
+    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    radio.settimeout(0.5)
+    try:
+        for n in range(60):
+            radio.sendto(datagram(n), ("127.0.0.1", port))
+            try:
+                if radio.recv(64)[3] == 0x01:
+                    return
+            except TimeoutError:
+                assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        pytest.fail("no PUSH_ACK within 30 s")
+    finally:
+        radio.close()
 
 
 def test_it_takes_a_frame_and_reports_its_counts_when_stopped():
@@ -34,20 +53,9 @@ def test_it_takes_a_frame_and_reports_its_counts_when_stopped():
         f"127.0.0.1:{port}",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    radio.settimeout(0.5)
     try:
-        for _ in range(60):  # the command starts (imports) in a few seconds: retry until acknowledged
-            radio.sendto(push_data(truck_frame(100.0, 100.0, 1), START), ("127.0.0.1", port))
-            try:
-                assert radio.recv(64)[3] == 0x01
-                break
-            except TimeoutError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        else:
-            pytest.fail("no PUSH_ACK within 30 s")
+        acknowledged(process, port, lambda n: push_data(truck_frame(100.0, 100.0, 1), START))
     finally:
-        radio.close()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     counts = json.loads(err[err.index("{") :])
@@ -82,22 +90,14 @@ def test_one_process_takes_several_sites_and_refuses_a_phone_of_none(tmp_path):
     off = ["--mqtt", "off", "--osmand", "off", "--opcua", "off", "--no-store"]
     command = [*TOCSIN, "minesafe", "ingest", *sites, *off, "--udp", f"127.0.0.1:{port}"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    radio.settimeout(0.5)
+
+    def heard_by_north(seq: int) -> bytes:
+        datagram = push_data(truck_frame(100.0, 100.0, seq % 8), START + seq)
+        return datagram[:4] + bytes.fromhex(north_mast) + datagram[12:]
+
     try:
-        for seq in range(60):
-            datagram = push_data(truck_frame(100.0, 100.0, seq % 8), START + seq)
-            datagram = datagram[:4] + bytes.fromhex(north_mast) + datagram[12:]  # heard by north's mast
-            radio.sendto(datagram, ("127.0.0.1", port))
-            try:
-                assert radio.recv(64)[3] == 0x01
-                break
-            except TimeoutError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        else:
-            pytest.fail("no PUSH_ACK within 30 s")
+        acknowledged(process, port, heard_by_north)
     finally:
-        radio.close()
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     counts = json.loads(err[err.index("{") :])
@@ -128,20 +128,9 @@ def test_it_stops_cleanly_on_sigint_or_sigterm_even_started_with_sigint_ignored(
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint
     )
-    radio = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    radio.settimeout(0.5)
     try:
-        for _ in range(60):
-            radio.sendto(push_data(truck_frame(100.0, 100.0, 1), START), ("127.0.0.1", port))
-            try:
-                assert radio.recv(64)[3] == 0x01
-                break
-            except TimeoutError:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        else:
-            pytest.fail("no PUSH_ACK within 30 s")
+        acknowledged(process, port, lambda n: push_data(truck_frame(100.0, 100.0, 1), START))
     finally:
-        radio.close()
         process.send_signal(stop)
         _, err = process.communicate(timeout=20)
     assert process.returncode == 0
