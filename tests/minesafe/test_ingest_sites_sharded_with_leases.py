@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from typer.testing import CliRunner
 
+from tests.minesafe.runner_thread import RunnerThread
 from tests.minesafe.uplink_fixtures import START, UDP_MAST, truck_frame
+from tests.mosquitto import Mosquitto
 from tests.support import wait_until
 from tocsin.cli import app as cli
 from tocsin.core import leases
@@ -20,12 +24,13 @@ from tocsin.core.db import Database
 from tocsin.minesafe.engine import Engine
 from tocsin.minesafe.ingest import chirpstack, simulated
 from tocsin.minesafe.ingest.pipeline import Ingestion
-from tocsin.minesafe.ingest.runner import build
+from tocsin.minesafe.ingest.runner import Listen, Running, build, run
+from tocsin.minesafe.ingest.service import Broker
 from tocsin.minesafe.ingest.shards import Shards, attach, sites_of
 from tocsin.minesafe.ingest.uplinks import Uplink
 from tocsin.minesafe.model import Kind, Report
 from tocsin.minesafe.simulator import HeardPacket
-from tocsin.minesafe.site import load_example_site
+from tocsin.minesafe.site import example_site_path, load_example_site, parse_site
 
 SITE = load_example_site()
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -146,3 +151,69 @@ def test_the_ingest_command_names_a_bad_shard_option(args, reason, database, mon
 
 def test_site_lists_are_read_from_commas_and_repeats():
     assert sites_of(["a,b", " c ,a", ""]) == ("a", "b", "c")
+
+
+def two_sites():
+    data = yaml.safe_load(example_site_path().read_text(encoding="utf-8"))
+    north = parse_site({**data, "name": "north"})
+    return {SITE.name: SITE, "north": north}
+
+
+@pytest.mark.slow
+def test_each_process_subscribes_only_to_its_own_masts_and_follows_a_takeover(tmp_path, database):
+    """On one broker, two processes each holding one site receive only their own masts' messages; when
+    one stops, the other subscribes to its masts too."""
+    sites = two_sites()
+    gateways = {eui: name for site in sites.values() for eui, name in simulated.gateways(site).items()}
+    broker = Mosquitto(tmp_path).start()
+
+    def process(name: str, own: str, standby: str):
+        service = build(Ingestion(sites, gateways), on_events=lambda events: None)
+        shards = Shards(database, (own,), (standby,), name=name, ttl_s=2, every_s=0.2)
+        attach(shards, service)
+        running = Running(service)
+        listen = Listen(Broker(port=broker.port, client_id=name), None, None)
+        thread = RunnerThread(running, run(service, listen, running, also=[shards.run]))
+        thread.start()
+        return service, shards, thread
+
+    def publish_both(client, step: int) -> None:
+        for site in sites.values():
+            heard = HeardPacket(
+                t=step, mast=site.masts[0].id, payload=truck_frame(100.0 + step, 100.0, seq=step % 8)
+            )
+            client.publish(
+                *simulated.message(heard, site, start=START, region="ru864", json=False)
+            ).wait_for_publish(5)
+
+    a, a_shards, a_thread = process("ingest-a", SITE.name, "north")
+    b, b_shards, b_thread = process("ingest-b", "north", SITE.name)
+    bridge = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bridges")
+    try:
+        bridge.connect("127.0.0.1", broker.port)
+        bridge.loop_start()
+        wait_until(lambda: a_shards.held == {SITE.name} and b_shards.held == {"north"}, what="one site each")
+        wait_until(lambda: a.connected.is_set() and b.connected.is_set(), what="both subscribed")
+        wait_until(lambda: len(a._topics) == 3 * len(SITE.masts), what="A's own masts' topics")
+        for step in range(3):
+            publish_both(bridge, step)
+        wait_until(
+            lambda: a.ingestion.counts["reports"] == 3 and b.ingestion.counts["reports"] == 3, what="3 each"
+        )
+        assert a.counts["not_mine"] == 0 and b.counts["not_mine"] == 0  # the broker sent each only its own
+        assert a.counts["mqtt_messages"] == 3 and b.counts["mqtt_messages"] == 3
+
+        b_thread.stop()  # a clean stop hands north back at once
+        wait_until(lambda: a_shards.held == {SITE.name, "north"}, what="A takes north over", timeout=20)
+        wait_until(
+            lambda: len(a._topics) == 3 * (len(SITE.masts) + len(sites["north"].masts)), what="A follows"
+        )
+        for step in range(3, 6):
+            publish_both(bridge, step)
+        wait_until(lambda: a.ingestion.counts["reports"] == 9, what="A takes both sites' reports")
+    finally:
+        bridge.loop_stop()
+        a_thread.stop()
+        if b_thread.thread.is_alive():
+            b_thread.stop()
+        broker.stop()

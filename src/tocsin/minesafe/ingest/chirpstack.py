@@ -10,6 +10,7 @@ directly, not through ChirpStack's network server."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,10 +46,16 @@ def parse_topic(topic: str) -> Topic:
     return Topic(match["region"] or "", match["gateway"].lower(), match["group"], match["name"])
 
 
-def subscriptions(region: str) -> list[str]:
-    """What an ingestion process subscribes to for ``region`` ("" for the bridge without a prefix)."""
+def subscriptions(region: str, gateways: Iterable[str] | None = None) -> list[str]:
+    """What an ingestion process subscribes to for ``region`` ("" for the bridge without a prefix): every
+    gateway's events, or only those of ``gateways`` (a process holding some sites only)."""
     prefix = f"{region}/" if region else ""
-    return [f"{prefix}gateway/+/event/up", f"{prefix}gateway/+/event/stats", f"{prefix}gateway/+/state/conn"]
+    names = ["+"] if gateways is None else sorted(gateways)
+    return [
+        f"{prefix}gateway/{name}/{kind}"
+        for name in names
+        for kind in ("event/up", "event/stats", "state/conn")
+    ]
 
 
 def down_topic(region: str, gateway: str) -> str:

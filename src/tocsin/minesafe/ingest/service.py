@@ -59,6 +59,8 @@ class IngestService:
     masts: dict[str, MastHealth] = field(default_factory=dict)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     mqtt_client: aiomqtt.Client | None = None  # while connected: downlinks are published through it
+    region: str = "ru864"  # the bridges' topic prefix (set by ``run_mqtt``)
+    _topics: set[str] = field(default_factory=set)  # what the connected client subscribes to
     json_of: dict[str, bool] = field(default_factory=dict)  # each gateway's marshaler, as last seen
 
     def accept_mqtt(self, topic: str, payload: bytes) -> None:
@@ -113,13 +115,37 @@ class IngestService:
                 ticked = time.monotonic()
                 self.batcher.tick()
 
+    def wanted_topics(self) -> set[str]:
+        """Every gateway's topics; when this process takes only some sites, only their masts' (so the
+        broker does not send it the other processes' traffic)."""
+        taken = self.ingestion.taken
+        if taken is None:
+            return set(chirpstack.subscriptions(self.region))
+        gateways = [eui for eui, site in self.ingestion.gateways.items() if site in taken]
+        return set(chirpstack.subscriptions(self.region, gateways)) if gateways else set()
+
+    async def follow_sites(self) -> None:
+        """Subscribe and unsubscribe as the sites this process takes change (no-op while disconnected:
+        a reconnection subscribes afresh)."""
+        if self.mqtt_client is not None:
+            await self._subscribe(self.mqtt_client)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        wanted = self.wanted_topics()
+        gone, new = sorted(self._topics - wanted), sorted(wanted - self._topics)
+        if gone:
+            await client.unsubscribe(gone)
+        for topic in new:
+            await client.subscribe(topic, qos=0)
+        self._topics = wanted
+
     async def run_mqtt(self, broker: Broker) -> None:
         """Subscribe to the bridge's topics and take every message, reconnecting when the broker goes."""
         while True:
             try:
                 async with aiomqtt.Client(broker.host, broker.port, identifier=broker.client_id) as client:
-                    for topic in chirpstack.subscriptions(broker.region):
-                        await client.subscribe(topic, qos=0)
+                    self.region, self._topics = broker.region, set()
+                    await self._subscribe(client)
                     self.connected.set()
                     self.mqtt_client = client
                     async for message in client.messages:

@@ -11,6 +11,7 @@ it by then."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -48,6 +49,7 @@ class Shards:
     held: set[str] = field(default_factory=set)
     _renewed_at: float = -float("inf")  # monotonic time of the last successful step
     _started: float = field(default_factory=time.monotonic)
+    following: asyncio.Task[None] | None = None  # the (un)subscription after the last change
 
     def step(self) -> None:
         """Take, keep, ask for or hand back each site, and apply the outcome."""
@@ -145,5 +147,8 @@ def attach(shards: Shards, service: IngestService) -> None:
         service.ingestion.taken = set(shards.held)
         for site in lost:
             service.batcher.drop(site)
+        with contextlib.suppress(RuntimeError):  # no running loop: a test stepping by hand
+            loop = asyncio.get_running_loop()
+            shards.following = loop.create_task(service.follow_sites(), name="follow-sites")
 
     shards.on_change = changed
