@@ -147,3 +147,22 @@ def test_moving_trackers_carry_a_heading_arrow_and_the_swing_zone_follows_its_ex
     swing = html.split('class="zone zone-swing" points="', 1)[1].split('"', 1)[0]
     first = tuple(float(v) for v in swing.split()[0].split(","))
     assert first == (1015.0, round(height - 400.0, 1))  # radius 15 m east of the excavator
+
+
+def test_numbers_of_trackers_side_by_side_do_not_print_over_each_other(database, client):
+    """Two trackers 10 m apart: the second's number goes to a free spot around its dot."""
+    from tocsin.minesafe.pages import place_labels
+
+    assert place_labels([(100.0, 100.0, "7")]) == [(128.0, 78.0, "start")]
+    first, second = place_labels([(100.0, 100.0, "12"), (110.0, 100.0, "13")])
+    assert first == (128.0, 78.0, "start") and second != (138.0, 78.0, "start")
+
+    reports = [report(12, T0, 900.0, 700.0, 0.0), report(13, T0, 910.0, 700.0, 0.0)]
+    with database.session() as db:
+        store.save_reports(db, reports, SITES)
+    sign_in(client, database, "op", ["operator"])
+    html = client.get("/minesafe/").text
+    texts = [
+        html.split(f'id="map-quarry-{n}"', 1)[1].split("<text ", 1)[1].split(">", 1)[0] for n in (12, 13)
+    ]
+    assert texts[0] != texts[1]

@@ -57,3 +57,48 @@ def test_what_could_not_be_written_is_kept_for_the_next_interval(database, tmp_p
     run_async(recorder.flush())
     assert recorder.written == 2
     away.engine.dispose()
+
+
+def test_a_restart_clears_the_alarms_nobody_raises_again_and_a_heard_tracker_is_not_silent(database):
+    """Alarms left open by the run before: the one the new engine raises again stays, the others are
+    cleared with the reason (audited), "no signal" stays until the tracker is heard — then it clears."""
+    from datetime import UTC, datetime
+
+    from tests.support import run_async
+    from tocsin.core import audit
+    from tocsin.minesafe import store
+    from tocsin.minesafe.ingest.recorder import Recorder
+    from tocsin.minesafe.model import AlarmEvent, Kind, Level, Report
+    from tocsin.minesafe.models import Alarm
+    from tocsin.minesafe.site import load_example_site
+
+    site = load_example_site()
+    before = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    old = [
+        AlarmEvent(t=before.timestamp(), type="run_over", level=Level.DANGER, ids=("quarry:0", "quarry:11")),
+        AlarmEvent(t=before.timestamp(), type="collision", level=Level.WARNING, ids=("quarry:1", "quarry:2")),
+        AlarmEvent(t=before.timestamp(), type="silent", level=Level.WARNING, ids=("quarry:14",)),
+    ]
+    with database.session() as db:
+        ids = {a.type: a.id for a in store.save_events(db, old, site=site.name, now=before)}
+    later = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    recorder = Recorder(database, {site.name: site}, clock=lambda: later)
+    recorder.add_events(
+        [AlarmEvent(t=later.timestamp(), type="run_over", level=Level.DANGER, ids=("quarry:11", "quarry:0"))]
+    )
+    assert run_async(recorder.close_unconfirmed(after_s=0)) == 1
+    with database.session() as db:
+        states = {kind: db.get(Alarm, alarm_id).state for kind, alarm_id in ids.items()}
+        cleared = db.get(Alarm, ids["collision"])
+        trail = [e.action for e in audit.events_for(db, object_type="alarm", object_id=ids["collision"])]
+    assert states == {"run_over": "raised", "collision": "cleared", "silent": "raised"}
+    assert cleared.detail["cleared"] == "not confirmed after the ingestion restarted"
+    assert trail == ["minesafe.alarm_unconfirmed"]
+
+    heard = Report(
+        t=later.timestamp(), tracker="quarry:14", kind=Kind.PERSON, x=10.0, y=10.0, speed=0.0, site=site.name
+    )
+    with database.session() as db:
+        store.save_reports(db, [heard], {site.name: site})
+    with database.session() as db:
+        assert db.get(Alarm, ids["silent"]).state == "cleared"

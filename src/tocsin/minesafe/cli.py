@@ -170,6 +170,8 @@ def ingest(
                 woken=queued,
             )
         )
+    if recorder is not None:  # alarms left open by a previous run and not raised again are cleared
+        also.append(lambda: recorder.close_unconfirmed(sites=taking))
     if recorder is not None:  # the masts' health too, for the dispatch room's "Masts"
         from tocsin.minesafe.ingest.masts import keep_masts
 

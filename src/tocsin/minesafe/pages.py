@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -152,6 +152,39 @@ class TrackerRow:
     ring: str  # "danger", "warning" or ""
     seen_ago: timedelta | None
     arrow: tuple[float, float] | None = None  # the heading arrow's tip on the map, when moving
+    label_at: tuple[float, float, str] = (0.0, 0.0, "start")  # x, y and text-anchor of its number
+
+
+# Where a tracker's number may stand around its dot (dx, dy, text-anchor), tried in this order so that
+# numbers of trackers a few metres apart do not print over each other.
+LABEL_SPOTS = ((28.0, -22.0, "start"), (28.0, 52.0, "start"), (-28.0, -22.0, "end"), (-28.0, 52.0, "end"))
+LABEL_HEIGHT, LABEL_CHAR = 48.0, 30.0  # the number's box in SVG units (site metres) at the map's font size
+
+
+def place_labels(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """For each (x, y, text) in SVG coordinates, where its text goes: the first spot around the dot whose
+    box overlaps no text placed before it (the first spot when every one is taken)."""
+    placed: list[tuple[float, float, float, float]] = []
+    found = []
+    for x, y, text in points:
+        width = LABEL_CHAR * max(len(text), 1)
+        choice = None
+        for dx, dy, anchor in LABEL_SPOTS:
+            left = x + dx if anchor == "start" else x + dx - width
+            box = (left, y + dy - LABEL_HEIGHT, left + width, y + dy)
+            if not any(_overlap(box, other) for other in placed):
+                choice = (x + dx, y + dy, anchor, box)
+                break
+        if choice is None:
+            dx, dy, anchor = LABEL_SPOTS[0]
+            choice = (x + dx, y + dy, anchor, (x + dx, y + dy - LABEL_HEIGHT, x + dx + width, y + dy))
+        placed.append(choice[3])
+        found.append((round(choice[0], 1), round(choice[1], 1), choice[2]))
+    return found
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 MOVING_MPS = 0.5  # slower than this, no heading arrow (GNSS drift turns a standing heading round)
@@ -221,6 +254,7 @@ def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
         ring, tip = rings.get(tracker.id, ""), heading_tip(site_map, tracker)
         rows.append(TrackerRow(tracker, label, short, person, ring, seen, tip))
     rows.sort(key=lambda r: (not r.tracker.silent, not r.tracker.sos, not r.ring, _natural(r.tracker.id)))
+    rows = _with_labels(site_map, rows)
     sos = [a for a in alarms if a.type == "sos" and a.state in store.OPEN]
     names = {key: label for key, label in labels.items() if label} | {
         r.tracker.id: r.label for r in rows if r.label
@@ -236,6 +270,14 @@ def dispatch_state(db: Session, site: Site, now: datetime) -> dict[str, Any]:
         "masts": masts,
         "swings": swings,
     }
+
+
+def _with_labels(site_map: SiteMap, rows: list[TrackerRow]) -> list[TrackerRow]:
+    """The rows with their numbers placed on the map (trackers with a position, in list order)."""
+    drawn = [r for r in rows if r.tracker.x is not None and r.tracker.y is not None]
+    spots = place_labels([(*site_map.point(r.tracker.x, r.tracker.y), r.short) for r in drawn])  # type: ignore[arg-type]
+    where = {id(r): spot for r, spot in zip(drawn, spots, strict=True)}
+    return [replace(r, label_at=where[id(r)]) if id(r) in where else r for r in rows]
 
 
 def _natural(key: str) -> tuple[str, int]:

@@ -66,6 +66,44 @@ def save_reports(
         if tracker_id in known:
             tracker = known[tracker_id]
             tracker.link_rssi, tracker.link_snr, tracker.link_masts = link.rssi, link.snr, link.masts
+    _heard_again(db, {tracker_id: row["at"] for tracker_id, row in latest.items()})
+
+
+def _heard_again(db: Session, heard: Mapping[str, datetime]) -> None:
+    """A tracker that reports is not silent: its open "no signal" alarm is cleared here too, so it clears
+    even when the engine that raised it is gone (the ingestion restarted and the new one never knew)."""
+    keys = {alarm_key_of("silent", (tracker,)): tracker for tracker in heard}
+    for alarm in db.scalars(select(Alarm).where(Alarm.key.in_(keys), Alarm.state.in_(OPEN))):
+        at = heard[keys[alarm.key]]
+        alarm.state, alarm.cleared_at, alarm.updated_at = CLEARED, at, max(alarm.updated_at, at)
+
+
+def close_unconfirmed(
+    db: Session, *, sites: Iterable[str], confirmed: set[str], before: datetime, now: datetime
+) -> int:
+    """After the ingestion (re)starts, open alarms of ``sites`` raised ``before`` it that its engines have
+    not raised again (``confirmed`` keys) describe a state nobody watches any more: they are cleared, the
+    reason kept in ``detail`` and audited; a danger still there is raised again by the engine. "No
+    signal" alarms stay: they clear when the tracker is heard."""
+    query = select(Alarm).where(
+        Alarm.site.in_(list(sites)), Alarm.state.in_(OPEN), Alarm.raised_at < before, Alarm.type != "silent"
+    )
+    closed = [alarm for alarm in db.scalars(query) if alarm.key not in confirmed]
+    for alarm in closed:
+        alarm.state, alarm.cleared_at, alarm.updated_at = CLEARED, now, max(alarm.updated_at, now)
+        alarm.detail = dict(alarm.detail) | {"cleared": "not confirmed after the ingestion restarted"}
+        audit.record(
+            db,
+            at=now,
+            actor="minesafe",
+            action="minesafe.alarm_unconfirmed",
+            object_type="alarm",
+            object_id=alarm.id,
+        )
+    if closed:
+        db.flush()
+        live.publish(db, topic=TOPIC, data={"alarms": sorted(a.id for a in closed)}, now=now)
+    return len(closed)
 
 
 def _set_batteries(trackers: Mapping[str, Tracker], reports: list[Report]) -> None:
@@ -140,7 +178,11 @@ def save_events(db: Session, events: Iterable[AlarmEvent], *, site: str, now: da
 
 def alarm_key(event: AlarmEvent) -> str:
     """An alarm's identity across the engine's events: its type, its trackers, its zone."""
-    return "|".join([event.type, ",".join(sorted(event.ids)), event.zone or ""])[:300]
+    return alarm_key_of(event.type, event.ids, event.zone)
+
+
+def alarm_key_of(kind: str, trackers: Iterable[str], zone: str | None = None) -> str:
+    return "|".join([kind, ",".join(sorted(trackers)), zone or ""])[:300]
 
 
 def _apply(db: Session, event: AlarmEvent, site: str) -> Alarm | None:

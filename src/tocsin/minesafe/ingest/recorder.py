@@ -49,12 +49,15 @@ class Recorder:
         self.failures = 0
         self._told_at: float | None = None  # when the pages were last told trackers moved
         self._urgent: asyncio.Event | None = None  # set by an alarm event while ``run`` runs
+        self.confirmed: set[str] = set()  # alarm keys the engines raised since this process started
+        self.started_at = clock()
 
     def add_reports(self, reports: list[Report]) -> None:
         self._reports.extend(reports)
 
     def add_events(self, events: list[AlarmEvent]) -> None:
         self._events.extend(events)
+        self.confirmed.update(store.alarm_key(event) for event in events if event.state == "raised")
         if self._urgent is not None and any(event.state in ("raised", "cleared") for event in events):
             self._urgent.set()
         if self.plan is not None:
@@ -73,6 +76,22 @@ class Recorder:
                 await self.flush()
         finally:
             await self.flush()
+
+    async def close_unconfirmed(
+        self, after_s: float = 30.0, sites: Callable[[], list[str]] | None = None
+    ) -> int:
+        """``after_s`` after the start, clear the open alarms raised before it that the engines have not
+        raised again (``store.close_unconfirmed``): a restart must not leave alarms open for ever."""
+        await asyncio.sleep(after_s)
+        await self.flush()
+        held = sites() if sites is not None else list(self.sites)
+        return await asyncio.to_thread(self._close_unconfirmed, held, set(self.confirmed))
+
+    def _close_unconfirmed(self, sites: list[str], confirmed: set[str]) -> int:
+        with self.database.session() as db:
+            return store.close_unconfirmed(
+                db, sites=sites, confirmed=confirmed, before=self.started_at, now=self.clock()
+            )
 
     async def flush(self) -> None:
         reports, events, commands = self._reports, self._events, self._downlinks
