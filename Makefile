@@ -43,7 +43,7 @@ test-minesafe-fallback: install
 	TOCSIN_MINESAFE_JIT=0 $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/minesafe -k "scenario or engine"
 
 test-postgresql: install
-	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" -k "not multiparty" tests/core tests/interventions tests/minesafe/test_store_and_api.py tests/minesafe/test_ingest_buzzer_downlinks.py tests/minesafe/test_alarm_calls_and_escalation.py tests/minesafe/test_ingest_sites_sharded_with_leases.py tests/minesafe/test_ingest_recorder.py
+	TOCSIN_TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -n 2 -m "not browser" -k "not multiparty" tests/core tests/interventions tests/minesafe/test_store_and_api.py tests/minesafe/test_ingest_buzzer_downlinks.py tests/minesafe/test_alarm_calls_and_escalation.py tests/minesafe/test_ingest_sites_sharded_with_leases.py tests/minesafe/test_ingest_recorder.py tests/appeals/test_appeals_storage.py
 
 test: system-deps install lint test-sqlite test-minesafe-fallback test-postgresql
 

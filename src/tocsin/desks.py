@@ -10,6 +10,7 @@ from tocsin.core.desk import Desk
 KNOWN = {
     "interventions": "tocsin.interventions.desk",
     "minesafe": "tocsin.minesafe.desk",
+    "appeals": "tocsin.appeals.desk",
 }
 _added: dict[str, Desk] = {}  # desks registered at run time (a test's throw-away desk)
 
