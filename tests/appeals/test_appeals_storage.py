@@ -78,6 +78,12 @@ def test_numbers_run_per_agency_and_a_second_extension_is_refused(database, agen
     assert refused.value.field == "extension"
 
 
+def forward(db, appeal, to_agency: str, reason: str) -> None:
+    service.act(
+        db, appeal, "forward", actor=Actor.STAFF, who="s", now=NOW, to_agency=to_agency, reason=reason
+    )
+
+
 def test_forwarding_needs_another_agency_and_a_reason(database, agencies):
     with database.session() as db:
         appeal = service.create_draft(db, draft(), citizen="c1", now=NOW)
@@ -89,27 +95,9 @@ def test_forwarding_needs_another_agency_and_a_reason(database, agencies):
             ("MVD", "", "reason"),
         ]:
             with pytest.raises(DomainError) as refused:
-                service.act(
-                    db,
-                    appeal,
-                    "forward",
-                    actor=Actor.STAFF,
-                    who="s",
-                    now=NOW,
-                    to_agency=to_agency,
-                    reason=reason,
-                )
+                forward(db, appeal, to_agency, reason)
             assert refused.value.field == field
-        service.act(
-            db,
-            appeal,
-            "forward",
-            actor=Actor.STAFF,
-            who="s",
-            now=NOW,
-            to_agency="MVD",
-            reason="Не наш вопрос",
-        )
+        forward(db, appeal, "MVD", "Не наш вопрос")
         mvd = db.scalar(select(Agency).where(Agency.code == "MVD"))
         assert appeal.agency_id == mvd.id and appeal.status == "registered"
 
