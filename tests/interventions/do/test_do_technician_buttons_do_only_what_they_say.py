@@ -203,10 +203,20 @@ def test_the_action_bar_hides_none_of_the_page_when_scrolled_to_the_bottom(phone
     page.start_for_real()
     # The entry settles once the server answered (the list is drawn again then): measure after that.
     expect(page.tab.locator("#queue li").last).to_have_attribute("data-state", "sent")
+    # The list may be drawn again between two reads (another answer, the service worker): measure the
+    # last entry and the bar in one go, in the page, once both are laid out.
     page.tab.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
-    last = page.tab.locator("#queue li").last.bounding_box()
-    bar = page.tab.locator(".actions").bounding_box()
-    assert last["y"] + last["height"] <= bar["y"]
+    measured = page.tab.wait_for_function(
+        """() => {
+            const entries = document.querySelectorAll("#queue li"), bar = document.querySelector(".actions");
+            if (!entries.length || !bar) return null;
+            const last = entries[entries.length - 1].getBoundingClientRect();
+            const top = bar.getBoundingClientRect();
+            return last.height > 0 && top.height > 0 ? [last.bottom, top.top] : null;
+        }"""
+    ).json_value()
+    last_bottom, bar_top = measured
+    assert last_bottom <= bar_top
 
 
 @pytest.mark.browser
